@@ -1,0 +1,121 @@
+#include "app/config.h"
+
+#include <CLI/CLI.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace iothub::app {
+namespace {
+
+constexpr const char* kDescription =
+    "IoT Hub Emulator: a local, offline Azure IoT Hub.\n"
+    "Every option can also be set by the environment variable shown with it, or in the JSON file given\n"
+    "by --config (keys are the option names without dashes, e.g. {\"hub-name\": \"myhub\", \"https-port\": 8443}).\n"
+    "Precedence: command line, then environment, then config file, then defaults.";
+
+std::string EnvName(const std::string& long_name) {
+  std::string env = "IOTHUB_EMULATOR_";
+  for (char c : long_name) env += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return env;
+}
+
+// Feeds the JSON config file into every option the command line and the
+// environment left unset.
+void ApplyConfigFile(CLI::App& app, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw CLI::FileError("cannot read config file " + path);
+  nlohmann::json file = nlohmann::json::parse(in, nullptr, false);
+  if (file.is_discarded() || !file.is_object()) throw CLI::FileError(path + " is not a JSON object");
+  for (auto& [key, value] : file.items()) {
+    CLI::Option* opt = nullptr;
+    try {
+      opt = app.get_option("--" + key);
+    } catch (const CLI::OptionNotFound&) {
+      throw CLI::ValidationError(path, "unknown setting '" + key + "'");
+    }
+    if (opt->count() > 0 || key == "config") continue;
+    auto as_text = [&](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+    if (value.is_array()) {
+      for (const auto& v : value) opt->add_result(as_text(v));
+    } else {
+      opt->add_result(as_text(value));
+    }
+    opt->run_callback();
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> Config::AcceptedHostNames() const {
+  std::vector<std::string> names = host_names;
+  for (std::string n : {std::string("localhost"), std::string("127.0.0.1"), std::string("::1"),
+                        hub_name + ".azure-devices.net"}) {
+    if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+  }
+  return names;
+}
+
+std::string Config::AdvertisedHostName() const { return host_names.empty() ? "localhost" : host_names.front(); }
+
+std::variant<Config, int> LoadConfig(int argc, const char* const* argv) {
+  Config c;
+  CLI::App app(kDescription, "iothub-emulator");
+  app.get_formatter()->column_width(34);
+  std::string config_file;
+  std::map<std::string, std::string> keys;
+
+  auto add = [&](CLI::Option* opt) { opt->envname(EnvName(opt->get_single_name())); };
+  add(app.add_option("--config", config_file, "JSON file with settings")->check(CLI::ExistingFile));
+  add(app.add_option("--hub-name", c.hub_name, "Hub name; {hub}.azure-devices.net is accepted as a host")
+          ->capture_default_str());
+  add(app.add_option("--host-name", c.host_names,
+                     "Extra host name clients use (repeatable; the first is printed in connection strings). "
+                     "localhost, 127.0.0.1 and ::1 are always accepted")
+          ->delimiter(','));
+  add(app.add_option("--data-dir", c.data_dir, "Where the database and TLS certificates live")->capture_default_str());
+  add(app.add_flag("--in-memory", c.in_memory,
+                   "Keep everything in memory and write no files (for tests); pair with --tls-cert/--tls-key"));
+  add(app.add_option("--https-bind", c.https_bind, "Address of the HTTPS listener")->capture_default_str());
+  CLI::Option* https_port = app.add_option("--https-port", c.https_port,
+                                           "HTTPS port (REST API); the SDKs always use 443. If 443 is the "
+                                           "default and cannot be bound, 8443 is used with a warning")
+                                ->check(CLI::Range(1, 65535))
+                                ->capture_default_str();
+  add(https_port);
+  add(app.add_option("--http-threads", c.http_threads, "HTTPS worker threads")->check(CLI::Range(2, 512))
+          ->capture_default_str());
+  add(app.add_option("--tls-cert", c.tls_cert, "Your own server certificate (PEM, may hold a chain)")
+          ->check(CLI::ExistingFile));
+  add(app.add_option("--tls-key", c.tls_key, "Its private key (PEM)")->check(CLI::ExistingFile));
+  for (const char* policy : {"iothubowner", "service", "device", "registryRead", "registryReadWrite"}) {
+    std::string flag;
+    for (const char* p = policy; *p; ++p) {
+      if (std::isupper(static_cast<unsigned char>(*p))) flag += '-';
+      flag += static_cast<char>(std::tolower(static_cast<unsigned char>(*p)));
+    }
+    add(app.add_option_function<std::string>(
+        "--" + flag + "-key", [&keys, policy](const std::string& key) { keys[policy] = key; },
+        std::string("Primary key of the '") + policy + "' policy (base64)"));
+  }
+  add(app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error or off")
+          ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+          ->capture_default_str());
+  add(app.add_flag("--generate-certs", c.generate_certs_only,
+                   "Create (or renew) the development CA and server certificate in the data directory, print "
+                   "their paths and exit"));
+
+  try {
+    app.parse(argc, argv);
+    if (!config_file.empty()) ApplyConfigFile(app, config_file);
+    if (c.tls_cert.empty() != c.tls_key.empty()) {
+      throw CLI::ValidationError("--tls-cert/--tls-key", "give both or neither");
+    }
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  c.https_port_explicit = https_port->count() > 0;
+  c.policy_keys = keys;
+  return c;
+}
+
+}  // namespace iothub::app

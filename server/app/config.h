@@ -1,0 +1,35 @@
+// The server's configuration: flags, then IOTHUB_EMULATOR_* environment
+// variables, then an optional JSON file, then defaults (first one wins).
+#pragma once
+
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace iothub::app {
+
+struct Config {
+  std::string hub_name = "emulator";
+  std::vector<std::string> host_names;  // besides localhost, 127.0.0.1, ::1 and {hub}.azure-devices.net
+  std::string data_dir = "./data";
+  bool in_memory = false;
+  std::string https_bind = "0.0.0.0";
+  int https_port = 443;
+  bool https_port_explicit = false;  // set by the user: no fallback when it cannot be bound
+  int http_threads = 16;
+  std::string tls_cert, tls_key;
+  std::map<std::string, std::string> policy_keys;  // policy name -> primary key override
+  std::string log_level = "info";
+  bool generate_certs_only = false;
+
+  // Every name a SAS token's host may carry; the first is the one to advertise.
+  std::vector<std::string> AcceptedHostNames() const;
+  std::string AdvertisedHostName() const;
+};
+
+// A Config to run with, or the exit code when there is nothing to run
+// (--help printed, or an error explained on stderr).
+std::variant<Config, int> LoadConfig(int argc, const char* const* argv);
+
+}  // namespace iothub::app

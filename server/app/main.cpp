@@ -1,0 +1,140 @@
+// iothub-emulator: wires configuration, storage, the domain and the listeners
+// together, prints how to connect, and serves until SIGINT or SIGTERM.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "app/config.h"
+#include "app/connection_strings.h"
+#include "app/port_check.h"
+#include "core/registry.h"
+#include "core/sas_authenticator.h"
+#include "http/https_server.h"
+#include "storage/sqlite_database.h"
+#include "storage/sqlite_device_store.h"
+#include "tls/dev_certificates.h"
+
+namespace {
+
+using namespace iothub;
+namespace fs = std::filesystem;
+
+constexpr int kFallbackHttpsPort = 8443;
+
+tls::TlsMaterial LoadTls(const app::Config& c) {
+  if (!c.tls_cert.empty()) return tls::LoadCertificateFiles(c.tls_cert, c.tls_key);
+  if (c.in_memory) return tls::CreateInMemoryDevCertificates(c.AcceptedHostNames());
+  return tls::LoadOrCreateDevCertificates(fs::path(c.data_dir) / "certs", c.AcceptedHostNames());
+}
+
+// Binds the HTTPS listener, falling back from the default 443 to 8443 when 443
+// is privileged, so `make run` works for a normal user. Returns the bound port, 0 on failure.
+int BindHttps(http::HttpsServer& server, const app::Config& c) {
+  int port = c.https_port;
+  if (auto why = app::WhyCannotBind(c.https_bind, port, "--https-port")) {
+    if (c.https_port_explicit) {
+      spdlog::error("Cannot listen for HTTPS: {}", *why);
+      return 0;
+    }
+    spdlog::warn("Cannot listen for HTTPS on the default port: {}", *why);
+    spdlog::warn("Falling back to port {}. The Azure service SDKs (Registry, invokeDeviceMethod) and device HTTPS "
+                 "always use 443 and will not reach this port; tools that take a port (our CLI, curl) will.",
+                 kFallbackHttpsPort);
+    port = kFallbackHttpsPort;
+    if (auto why_fallback = app::WhyCannotBind(c.https_bind, port, "--https-port")) {
+      spdlog::error("Cannot listen for HTTPS: {}", *why_fallback);
+      return 0;
+    }
+  }
+  if (!server.Bind(c.https_bind, port)) {
+    spdlog::error("Cannot listen for HTTPS on {}:{}", c.https_bind, port);
+    return 0;
+  }
+  return port;
+}
+
+void PrintBanner(const app::Config& c, const AccessPolicies& policies, const tls::TlsMaterial& tls, int https_port) {
+  const std::string host = c.AdvertisedHostName();
+  spdlog::info("IoT Hub Emulator '{}' is ready. HTTPS on {}:{}", c.hub_name, c.https_bind, https_port);
+  spdlog::info("Registry: {}", c.in_memory ? "in memory (nothing is saved)" : (fs::path(c.data_dir) / "iothub.db").string());
+  if (!tls.ca_path.empty()) {
+    spdlog::info("Development CA: {}", fs::absolute(tls.ca_path).lexically_normal().string());
+    spdlog::info("  trust it with NODE_EXTRA_CA_CERTS={} (Node.js), --cafile (mosquitto), or "
+                 "client.setOptions({{ ca }}) (device SDK)", fs::absolute(tls.ca_path).lexically_normal().string());
+  } else if (c.tls_cert.empty()) {
+    spdlog::warn("The TLS certificates exist only in this process's memory: clients cannot verify them. "
+                 "Pass --tls-cert/--tls-key, or run without --in-memory to keep a CA in the data directory.");
+  }
+  spdlog::info("Connection strings:");
+  for (const AccessPolicy& p : policies.all()) spdlog::info("  {}", app::HubConnectionString(host, p));
+}
+
+int Run(const app::Config& c) {
+  // Signals are taken by sigwait below, so block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  tls::TlsMaterial tls = LoadTls(c);
+  if (c.generate_certs_only) {
+    std::printf("%s\n%s\n", fs::absolute(tls.ca_path).c_str(),
+                fs::absolute(tls.ca_path.parent_path() / "server.pem").c_str());
+    return 0;
+  }
+
+  AccessPolicies policies = AccessPolicies::Defaults();
+  for (const auto& [name, key] : c.policy_keys) {
+    if (auto s = ValidateSymmetricKey("key of policy '" + name + "'", key); !s.ok()) {
+      spdlog::error("{}", s.message());
+      return 2;
+    }
+    policies.SetPrimaryKey(name, key);
+  }
+
+  std::string db_path = ":memory:";
+  if (!c.in_memory) {
+    fs::create_directories(c.data_dir);
+    db_path = (fs::path(c.data_dir) / "iothub.db").string();
+  }
+  storage::SqliteDatabase db(db_path);
+  storage::SqliteDeviceStore device_store(db);
+  Registry registry(device_store);
+  SasAuthenticator authenticator(policies, c.AcceptedHostNames(),
+                                 [&registry](const std::string& id) { return registry.KeysOf(id); });
+
+  http::HttpsServer https(tls, {registry, authenticator}, static_cast<size_t>(c.http_threads));
+  int https_port = BindHttps(https, c);
+  if (https_port == 0) return 1;
+  std::thread https_thread([&https] { https.Run(); });
+
+  PrintBanner(c, policies, tls, https_port);
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("Received {}, shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  https.Stop();
+  https_thread.join();
+  spdlog::info("Stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto loaded = iothub::app::LoadConfig(argc, argv);
+  if (auto* exit_code = std::get_if<int>(&loaded)) return *exit_code;
+  const auto& config = std::get<iothub::app::Config>(loaded);
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %v", spdlog::pattern_time_type::utc);
+  try {
+    return Run(config);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+}

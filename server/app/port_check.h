@@ -1,0 +1,13 @@
+// Explains why a listener's address cannot be bound, in terms a user can act on.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace iothub::app {
+
+// nullopt when address:port can be bound right now; otherwise the reason and a fix.
+// flag names the option that moves the listener, e.g. "--https-port".
+std::optional<std::string> WhyCannotBind(const std::string& address, int port, const std::string& flag);
+
+}  // namespace iothub::app

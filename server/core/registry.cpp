@@ -1,0 +1,216 @@
+#include "core/registry.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+
+#include "core/crypto.h"
+
+namespace iothub {
+namespace {
+
+std::string NewGenerationId() {
+  // IoT Hub's generation ids are 18-digit numbers; .NET ticks are too, and
+  // differ for every re-creation of the same id.
+  static std::mutex mu;
+  static int64_t last = 0;
+  std::lock_guard lock(mu);
+  last = std::max(last + 1, DotNetTicks(Clock::now()));
+  return std::to_string(last);
+}
+
+std::string NewKey() { return crypto::Base64Encode(crypto::RandomBytes(32)); }
+
+bool Given(const std::optional<std::string>& s) { return s && !s->empty(); }
+
+// Applies what a client asked for to a new or existing device, with IoT Hub's
+// rules for which credentials go with which authentication type.
+Result<Device> ApplySpec(std::optional<Device> existing, const DeviceSpec& spec) {
+  const bool creating = !existing;
+  Device d = creating ? Device{} : *existing;
+  if (creating) {
+    d.device_id = spec.device_id;
+    d.generation_id = NewGenerationId();
+    d.version = 0;
+  }
+  if (spec.status && *spec.status != d.status) {
+    d.status = *spec.status;
+    if (!creating) d.status_updated_time = Clock::now();
+  }
+  if (spec.status_reason) d.status_reason = spec.status_reason;
+
+  const AuthType type = spec.auth_type.value_or(creating ? AuthType::kSas : d.auth_type);
+  const bool type_changed = creating || type != d.auth_type;
+  const bool keys_given = Given(spec.primary_key) || Given(spec.secondary_key);
+  const bool thumbprints_given = Given(spec.primary_thumbprint) || Given(spec.secondary_thumbprint);
+
+  switch (type) {
+    case AuthType::kSas:
+      if (thumbprints_given) return Status::ArgumentInvalid("A device with authentication type 'sas' takes no x509Thumbprint");
+      if (Given(spec.primary_key) != Given(spec.secondary_key)) {
+        return Status::ArgumentInvalid(
+            "Give both primaryKey and secondaryKey, or neither to have the hub generate them");
+      }
+      if (keys_given) {
+        if (auto s = ValidateSymmetricKey("primaryKey", *spec.primary_key); !s.ok()) return s;
+        if (auto s = ValidateSymmetricKey("secondaryKey", *spec.secondary_key); !s.ok()) return s;
+        d.primary_key = spec.primary_key;
+        d.secondary_key = spec.secondary_key;
+      } else if (type_changed || !d.primary_key) {
+        d.primary_key = NewKey();
+        d.secondary_key = NewKey();
+      }
+      d.primary_thumbprint.reset();
+      d.secondary_thumbprint.reset();
+      break;
+    case AuthType::kSelfSigned:
+      if (keys_given) return Status::ArgumentInvalid("A device with authentication type 'selfSigned' takes no symmetricKey");
+      if (thumbprints_given) {
+        if (!Given(spec.primary_thumbprint)) return Status::ArgumentInvalid("primaryThumbprint is required");
+        if (auto s = ValidateThumbprint("primaryThumbprint", *spec.primary_thumbprint); !s.ok()) return s;
+        if (Given(spec.secondary_thumbprint)) {
+          if (auto s = ValidateThumbprint("secondaryThumbprint", *spec.secondary_thumbprint); !s.ok()) return s;
+        }
+        d.primary_thumbprint = spec.primary_thumbprint;
+        d.secondary_thumbprint = Given(spec.secondary_thumbprint) ? spec.secondary_thumbprint : std::nullopt;
+      } else if (type_changed) {
+        return Status::ArgumentInvalid("A device with authentication type 'selfSigned' needs x509Thumbprint.primaryThumbprint");
+      }
+      d.primary_key.reset();
+      d.secondary_key.reset();
+      break;
+    case AuthType::kCertificateAuthority:
+    case AuthType::kNone:
+      if (keys_given || thumbprints_given) {
+        return Status::ArgumentInvalid(std::string("A device with authentication type '") + ToString(type) +
+                                       "' takes neither symmetricKey nor x509Thumbprint");
+      }
+      d.primary_key.reset();
+      d.secondary_key.reset();
+      d.primary_thumbprint.reset();
+      d.secondary_thumbprint.reset();
+      break;
+  }
+  d.auth_type = type;
+
+  if (spec.iot_edge) d.iot_edge = *spec.iot_edge;
+  if (spec.device_scope) d.device_scope = spec.device_scope;
+  if (spec.parent_scopes) d.parent_scopes = *spec.parent_scopes;
+  d.version += 1;
+  return d;
+}
+
+Status NotFound(const std::string& id) { return Status::DeviceNotFound("Device '" + id + "' not found"); }
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+}  // namespace
+
+Registry::Registry(DeviceStore& store) : store_(store) {}
+
+Result<Device> Registry::Put(const DeviceSpec& spec, const Precondition& precondition) {
+  if (auto s = ValidateDeviceId(spec.device_id); !s.ok()) return s;
+  std::lock_guard lock(write_mu_);
+  return PutLocked(spec, precondition);
+}
+
+Result<Device> Registry::PutLocked(const DeviceSpec& spec, const Precondition& precondition) {
+  std::optional<Device> existing = store_.Find(spec.device_id);
+  switch (precondition.kind) {
+    case Precondition::Kind::kNone:
+      if (existing) return Status::DeviceAlreadyExists("A device with id '" + spec.device_id + "' already exists");
+      break;
+    case Precondition::Kind::kIfNoneMatch:
+      if (existing) return Status::PreconditionFailed("A device with id '" + spec.device_id + "' already exists");
+      break;
+    case Precondition::Kind::kAny:
+      if (!existing) return NotFound(spec.device_id);
+      break;
+    case Precondition::Kind::kEtag:
+      if (!existing) return NotFound(spec.device_id);
+      if (existing->etag() != precondition.etag) {
+        return Status::PreconditionFailed("The etag '" + precondition.etag + "' does not match the device's current etag");
+      }
+      break;
+  }
+  const bool creating = !existing;
+  auto device = ApplySpec(std::move(existing), spec);
+  if (!device.ok()) return device;
+  if (creating) {
+    store_.Insert(device.value());
+  } else {
+    store_.Update(device.value());
+  }
+  return device;
+}
+
+Result<Device> Registry::Get(const std::string& device_id) {
+  auto device = store_.Find(device_id);
+  if (!device) return NotFound(device_id);
+  return *device;
+}
+
+std::vector<Device> Registry::List(size_t top) { return store_.List(std::min(top, kMaxListSize)); }
+
+Status Registry::Delete(const std::string& device_id, const Precondition& precondition) {
+  std::lock_guard lock(write_mu_);
+  return DeleteLocked(device_id, precondition);
+}
+
+Status Registry::DeleteLocked(const std::string& device_id, const Precondition& precondition) {
+  auto existing = store_.Find(device_id);
+  if (!existing) return NotFound(device_id);
+  if (precondition.kind == Precondition::Kind::kEtag && existing->etag() != precondition.etag) {
+    return Status::PreconditionFailed("The etag '" + precondition.etag + "' does not match the device's current etag");
+  }
+  store_.Erase(device_id);
+  return Status::Ok();
+}
+
+Result<BulkResult> Registry::Bulk(const std::vector<BulkItem>& items) {
+  if (items.empty() || items.size() > kMaxBulkItems) {
+    return Status::ArgumentInvalid("A bulk operation takes 1 to " + std::to_string(kMaxBulkItems) + " devices");
+  }
+  BulkResult result;
+  std::lock_guard lock(write_mu_);
+  store_.InTransaction([&] {
+    for (const BulkItem& item : items) {
+      const std::string mode = Lower(item.import_mode);
+      Status status;
+      if (auto s = ValidateDeviceId(item.spec.device_id); !s.ok()) {
+        status = s;
+      } else if (mode == "create") {
+        status = PutLocked(item.spec, {Precondition::Kind::kNone, {}}).status();
+      } else if (mode == "update") {
+        status = PutLocked(item.spec, {Precondition::Kind::kAny, {}}).status();
+      } else if (mode == "updateifmatchetag") {
+        status = PutLocked(item.spec, {Precondition::Kind::kEtag, item.etag}).status();
+      } else if (mode == "delete") {
+        status = DeleteLocked(item.spec.device_id, {Precondition::Kind::kAny, {}});
+      } else if (mode == "deleteifmatchetag") {
+        status = DeleteLocked(item.spec.device_id, {Precondition::Kind::kEtag, item.etag});
+      } else {
+        status = Status::ArgumentInvalid("Unknown importMode '" + item.import_mode + "'");
+      }
+      if (!status.ok()) {
+        result.errors.push_back({item.spec.device_id, ErrorCodeName(status.code()), status.message()});
+      }
+    }
+  });
+  result.is_successful = result.errors.empty();
+  return result;
+}
+
+DeviceCounts Registry::Statistics() { return store_.Counts(); }
+
+std::optional<DeviceKeys> Registry::KeysOf(const std::string& device_id) {
+  auto device = store_.Find(device_id);
+  if (!device || device->auth_type != AuthType::kSas || !device->primary_key) return std::nullopt;
+  return DeviceKeys{*device->primary_key, device->secondary_key.value_or(""),
+                    device->status == DeviceStatus::kEnabled};
+}
+
+}  // namespace iothub

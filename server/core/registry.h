@@ -1,0 +1,75 @@
+// The identity registry: creating, reading, updating and deleting device
+// identities with IoT Hub's rules for keys, ETags and bulk operations.
+// Thread-safe: writes are serialised so that ETag checks and their writes are atomic.
+#pragma once
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/device.h"
+#include "core/device_store.h"
+#include "core/sas_authenticator.h"
+#include "core/status.h"
+
+namespace iothub {
+
+// The If-Match / If-None-Match condition of a write.
+struct Precondition {
+  enum class Kind {
+    kNone,          // no header: create only (an existing device is a conflict)
+    kIfNoneMatch,   // If-None-Match: * : create only (an existing device fails the precondition)
+    kAny,           // If-Match: * : the device must exist
+    kEtag,          // If-Match: "<etag>" : the device must exist with this etag
+  };
+  Kind kind = Kind::kNone;
+  std::string etag;  // unquoted, for kEtag
+};
+
+struct BulkItem {
+  DeviceSpec spec;
+  std::string import_mode;  // create, update, updateIfMatchETag, delete, deleteIfMatchETag (any case)
+  std::string etag;         // for the *IfMatchETag modes
+};
+
+struct BulkError {
+  std::string device_id;
+  std::string error_code;    // IoT Hub's name, e.g. "DeviceAlreadyExists"
+  std::string error_status;  // human-readable
+};
+
+struct BulkResult {
+  bool is_successful = true;
+  std::vector<BulkError> errors;
+};
+
+class Registry {
+ public:
+  static constexpr size_t kMaxBulkItems = 100;
+  static constexpr size_t kMaxListSize = 1000;
+
+  explicit Registry(DeviceStore& store);
+
+  // PUT /devices/{id}: creates or updates as the precondition says.
+  Result<Device> Put(const DeviceSpec& spec, const Precondition& precondition);
+  Result<Device> Get(const std::string& device_id);
+  std::vector<Device> List(size_t top);
+  Status Delete(const std::string& device_id, const Precondition& precondition);
+  // 1 to kMaxBulkItems operations in one transaction; each one that fails is
+  // reported and leaves its device untouched.
+  Result<BulkResult> Bulk(const std::vector<BulkItem>& items);
+  DeviceCounts Statistics();
+
+  // For the SAS authenticator: a SAS device's keys, nullopt otherwise.
+  std::optional<DeviceKeys> KeysOf(const std::string& device_id);
+
+ private:
+  Result<Device> PutLocked(const DeviceSpec& spec, const Precondition& precondition);
+  Status DeleteLocked(const std::string& device_id, const Precondition& precondition);
+
+  DeviceStore& store_;
+  std::mutex write_mu_;  // guards read-check-write sequences against store_
+};
+
+}  // namespace iothub

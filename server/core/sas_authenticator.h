@@ -1,0 +1,61 @@
+// Decides whether a SAS token grants a permission on a resource (spec §1.2–1.4).
+// Two authenticators in a chain: a token with `skn` is judged against the hub's
+// policies, one without against the keys of the device its `sr` names.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/access_policy.h"
+#include "core/sas_token.h"
+#include "core/status.h"
+#include "core/time_format.h"
+
+namespace iothub {
+
+struct Principal {
+  enum class Kind { kPolicy, kDevice };
+  Kind kind = Kind::kPolicy;
+  std::string name;  // the policy name, or the device id
+  Permissions permissions = 0;
+};
+
+// What the device authenticator needs to know of a device.
+struct DeviceKeys {
+  std::string primary_key;
+  std::string secondary_key;
+  bool enabled = true;
+};
+
+class SasAuthenticator {
+ public:
+  using DeviceKeyLookup = std::function<std::optional<DeviceKeys>(const std::string& device_id)>;
+  using Now = std::function<TimePoint()>;
+
+  // host_names: names the hub answers to; a token's `sr` host must be one of them
+  // (case-insensitive, port ignored). Thread-safe once built; the lookup must be too.
+  SasAuthenticator(AccessPolicies policies, std::vector<std::string> host_names, DeviceKeyLookup device_keys,
+                   Now now = [] { return Clock::now(); });
+
+  // target: the resource below the host, e.g. "devices/dev1". Allowed when the
+  // token is valid, unexpired, scoped to a segment prefix of target and carries
+  // at least one of `any_of` permissions. Every refusal is Unauthorized.
+  Result<Principal> Authorize(std::string_view token_text, std::string_view target, Permissions any_of) const;
+
+  const AccessPolicies& policies() const { return policies_; }
+
+ private:
+  Result<Principal> AuthorizePolicy(const std::string& policy_name, const SasToken& token) const;
+  Result<Principal> AuthorizeDevice(std::string_view scope, const SasToken& token) const;
+  bool IsOwnHost(std::string_view host) const;
+
+  AccessPolicies policies_;
+  std::vector<std::string> host_names_;  // lower-case, without port
+  DeviceKeyLookup device_keys_;
+  Now now_;
+};
+
+}  // namespace iothub

@@ -1,0 +1,44 @@
+#include "http/error_response.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/crypto.h"
+#include "core/time_format.h"
+
+namespace iothub::http {
+namespace {
+
+constexpr const char* kJsonType = "application/json; charset=utf-8";
+
+std::string TrackingId() {
+  std::string hex;
+  static const char kDigits[] = "0123456789abcdef";
+  for (unsigned char c : crypto::RandomBytes(16)) {
+    hex += kDigits[c >> 4];
+    hex += kDigits[c & 15];
+  }
+  return hex;
+}
+
+}  // namespace
+
+int HttpStatusOf(ErrorCode code) { return ErrorCodeNumber(code) / 1000; }
+
+void WriteError(httplib::Response& res, const Status& status) {
+  // The Node SDK splits Message on ';' and ':' to find the code and text, so
+  // the text must not start the body with either; ';' inside it is harmless.
+  nlohmann::json body = {
+      {"Message", std::string("ErrorCode:") + ErrorCodeName(status.code()) + ";" + status.message()},
+      {"ExceptionMessage",
+       "Tracking ID:" + TrackingId() + "-G:emulator-TimeStamp:" + FormatErrorTimestamp(Clock::now())},
+  };
+  res.set_header("iothub-errorcode", ErrorCodeName(status.code()));
+  WriteJson(res, HttpStatusOf(status.code()), body);
+}
+
+void WriteJson(httplib::Response& res, int http_status, const nlohmann::json& body) {
+  res.status = http_status;
+  res.set_content(body.dump(), kJsonType);
+}
+
+}  // namespace iothub::http

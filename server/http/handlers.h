@@ -1,0 +1,24 @@
+// REST handlers, one function per operation; https_server.cpp maps routes to them.
+#pragma once
+
+#include <httplib.h>
+
+#include "http/http_context.h"
+
+namespace iothub::http {
+
+using HandlerFn = void (*)(const HttpContext&, const httplib::Request&, httplib::Response&);
+
+// device_handlers.cpp: the identity registry.
+void PutDevice(const HttpContext&, const httplib::Request&, httplib::Response&);
+void GetDevice(const HttpContext&, const httplib::Request&, httplib::Response&);
+void DeleteDevice(const HttpContext&, const httplib::Request&, httplib::Response&);
+void ListDevices(const HttpContext&, const httplib::Request&, httplib::Response&);
+void BulkDevices(const HttpContext&, const httplib::Request&, httplib::Response&);
+
+// statistics_handlers.cpp
+void GetDeviceStatistics(const HttpContext&, const httplib::Request&, httplib::Response&);
+void GetServiceStatistics(const HttpContext&, const httplib::Request&, httplib::Response&);
+void GetHealth(const HttpContext&, const httplib::Request&, httplib::Response&);
+
+}  // namespace iothub::http

@@ -1,0 +1,81 @@
+#include "storage/sqlite_database.h"
+
+#include "storage/migrations.h"
+
+namespace iothub::storage {
+
+Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
+  if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK) {
+    throw StorageError("preparing '" + std::string(sql) + "': " + sqlite3_errmsg(db));
+  }
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement& Statement::Bind(int index, std::string_view text) {
+  sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement& Statement::Bind(int index, int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+
+Statement& Statement::BindOptional(int index, const std::optional<std::string>& text) {
+  if (text) return Bind(index, std::string_view(*text));
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+bool Statement::Step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  throw StorageError(std::string("executing '") + sqlite3_sql(stmt_) + "': " + sqlite3_errmsg(db_));
+}
+
+int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+std::string Statement::Text(int column) const {
+  auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+  return p ? std::string(p, sqlite3_column_bytes(stmt_, column)) : std::string();
+}
+
+std::optional<std::string> Statement::OptionalText(int column) const {
+  if (sqlite3_column_type(stmt_, column) == SQLITE_NULL) return std::nullopt;
+  return Text(column);
+}
+
+SqliteDatabase::SqliteDatabase(const std::string& path) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    throw StorageError("cannot open database " + path + ": " + message);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  // WAL keeps readers off the writer's back; FULL sync makes every committed
+  // registry write survive a power cut, not only a crash.
+  Exec("PRAGMA journal_mode = WAL");
+  Exec("PRAGMA synchronous = FULL");
+  Exec("PRAGMA foreign_keys = ON");
+  ApplyMigrations(db_, kSchemaMigrations, path == ":memory:" ? "The in-memory database" : "Database " + path);
+}
+
+SqliteDatabase::~SqliteDatabase() { sqlite3_close(db_); }
+
+void SqliteDatabase::Exec(std::string_view sql) {
+  auto lock = Lock();
+  Statement s(db_, sql);
+  s.Run();
+}
+
+int64_t SqliteDatabase::SchemaVersion() {
+  auto lock = Lock();
+  Statement s(db_, "PRAGMA user_version");
+  s.Step();
+  return s.Int(0);
+}
+
+}  // namespace iothub::storage

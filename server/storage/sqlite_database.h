@@ -1,0 +1,65 @@
+// One SQLite connection with the settings the emulator relies on (WAL, foreign
+// keys, a busy timeout), a small prepared-statement wrapper and the migrations
+// applied. Thread-safe: every use goes through Lock(), which serialises access.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace iothub::storage {
+
+class StorageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Statement {
+ public:
+  Statement(sqlite3* db, std::string_view sql);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // Binders take 1-based positions.
+  Statement& Bind(int index, std::string_view text);
+  Statement& Bind(int index, int64_t value);
+  Statement& BindOptional(int index, const std::optional<std::string>& text);  // NULL when absent
+  // True while there is a row to read; false when done.
+  bool Step();
+  void Run() { while (Step()) {} }
+
+  int64_t Int(int column) const;
+  std::string Text(int column) const;
+  std::optional<std::string> OptionalText(int column) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+class SqliteDatabase {
+ public:
+  // path ":memory:" keeps everything in memory. Applies the embedded schema
+  // migrations; throws StorageError if the file is from a newer emulator.
+  explicit SqliteDatabase(const std::string& path);
+  ~SqliteDatabase();
+  SqliteDatabase(const SqliteDatabase&) = delete;
+  SqliteDatabase& operator=(const SqliteDatabase&) = delete;
+
+  std::unique_lock<std::recursive_mutex> Lock() { return std::unique_lock(mu_); }
+  sqlite3* handle() { return db_; }
+  void Exec(std::string_view sql);
+  int64_t SchemaVersion();
+
+ private:
+  std::recursive_mutex mu_;  // guards db_; recursive so a transaction can call the store's own methods
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace iothub::storage
