@@ -40,7 +40,9 @@ HttpsServer::HttpsServer(const tls::TlsMaterial& tls, HttpContext ctx, size_t wo
   // httplib's default pool is fixed inside the library; long requests would starve it.
   server_->new_task_queue = [worker_threads] { return new httplib::ThreadPool(worker_threads); };
   server_->set_payload_max_length(kMaxBodyBytes);
-  server_->set_keep_alive_timeout(60);
+  // httplib finishes an idle keep-alive wait before a worker sees Stop(), so this
+  // bounds how long shutdown takes while clients hold connections open.
+  server_->set_keep_alive_timeout(kKeepAliveSeconds);
 
   for (const Route& route : kRoutes) {
     // The SDKs write some paths with a trailing slash (Registry.list: "/devices/").

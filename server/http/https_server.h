@@ -17,6 +17,7 @@ namespace iothub::http {
 class HttpsServer {
  public:
   static constexpr size_t kMaxBodyBytes = 512 * 1024;
+  static constexpr int kKeepAliveSeconds = 5;
 
   // Throws std::runtime_error when the TLS material does not load.
   HttpsServer(const tls::TlsMaterial& tls, HttpContext ctx, size_t worker_threads);

@@ -1,0 +1,78 @@
+// Starts the real iothub-emulator for the official-SDK tests, on port 443:
+// the service SDK (Registry) always connects to 443 (spec §0 #3).
+'use strict';
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const https = require('node:https');
+const os = require('node:os');
+const path = require('node:path');
+
+const bin = process.env.IOTHUB_EMULATOR_BIN;
+const testData = process.env.TEST_DATA_DIR;
+if (!bin || !testData || !process.env.NODE_EXTRA_CA_CERTS) {
+  throw new Error('Run through ctest (make test): it sets IOTHUB_EMULATOR_BIN, TEST_DATA_DIR and NODE_EXTRA_CA_CERTS');
+}
+
+// The documented development keys (README, "Development credentials").
+const policyKeys = {
+  iothubowner: '7r3KxkLA5oZr/fN2IcckoG1ybGiApgGjvQKk5btv0Zc=',
+  service: 'kif8csu1RvNjpgNgk7Wx+OVv6S1Jw2wQ2/7O8s3lxUo=',
+  device: 'kMV6vdJRIMnwaA8ZeMlGmjphOCm7oHAMyKDqWtmmJn0=',
+  registryRead: 'P86A3ZPhPNuea+fgHNi5z6Ume9BDT6b6IyjXNHuR488=',
+  registryReadWrite: '9l2AAH9GSx29Ecpw5xA34nb928rIY4gAtS7g5lHH6qg=',
+};
+
+function hubConnectionString(policy = 'iothubowner', key = policyKeys[policy]) {
+  return `HostName=localhost;SharedAccessKeyName=${policy};SharedAccessKey=${key}`;
+}
+
+function freshDataDir(name) {
+  const dir = path.join(testData, 'compat', `${name}-${process.pid}-${Date.now()}`);
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function healthy() {
+  return new Promise((resolve) => {
+    const req = https.get({ host: 'localhost', port: 443, path: '/health', timeout: 500 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => { req.destroy(); resolve(false); });
+  });
+}
+
+// Starts the emulator on 443 with the test certificates; resolves once /health answers.
+async function startEmulator({ dataDir } = {}) {
+  const args = ['--https-port', '443', '--https-bind', '127.0.0.1',
+    '--tls-cert', path.join(testData, 'certs', 'server.pem'),
+    '--tls-key', path.join(testData, 'certs', 'server.key')];
+  args.push(...(dataDir ? ['--data-dir', dataDir] : ['--in-memory']));
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout.on('data', (d) => { log += d; });
+  child.stderr.on('data', (d) => { log += d; });
+  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+
+  const deadline = Date.now() + 15000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) {
+      throw new Error(`the emulator exited (${child.exitCode}) while starting:\n${log}`);
+    }
+    if (await healthy()) {
+      return {
+        log: () => log,
+        async stop() {
+          child.kill('SIGTERM');
+          return exited;
+        },
+      };
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`the emulator did not become healthy:\n${log}`);
+}
+
+module.exports = { startEmulator, hubConnectionString, freshDataDir, policyKeys, tmpdir: os.tmpdir };

@@ -1,0 +1,200 @@
+#include "integration/emulator_process.h"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "core/sas_token.h"
+
+namespace iothub::testing {
+namespace {
+
+std::atomic<int> g_counter{0};
+
+pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(EMULATOR_BINARY));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(EMULATOR_BINARY, argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Waits up to timeout for pid to exit; its status, or nullopt if it still runs.
+std::optional<int> WaitExit(pid_t pid, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string LogPath() {
+  auto dir = std::filesystem::path(TEST_DATA_DIR) / "logs";
+  std::filesystem::create_directories(dir);
+  return (dir / ("emulator-" + std::to_string(::getpid()) + "-" + std::to_string(g_counter++) + ".log")).string();
+}
+
+}  // namespace
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string FreshDataDir(const std::string& name) {
+  auto dir = std::filesystem::path(TEST_DATA_DIR) / "runs" / (name + "-" + std::to_string(::getpid()) + "-" +
+                                                             std::to_string(g_counter++));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+std::string TestCaPath() { return std::string(TEST_DATA_DIR) + "/certs/ca.pem"; }
+
+EmulatorProcess::EmulatorProcess(std::vector<std::string> extra_args, std::optional<std::string> data_dir) {
+  https_port_ = FreePort();
+  std::vector<std::string> args = {"--https-port", std::to_string(https_port_), "--https-bind", "127.0.0.1",
+                                   "--tls-cert", std::string(TEST_DATA_DIR) + "/certs/server.pem",
+                                   "--tls-key", std::string(TEST_DATA_DIR) + "/certs/server.key"};
+  if (data_dir) {
+    args.insert(args.end(), {"--data-dir", *data_dir});
+  } else {
+    args.push_back("--in-memory");
+  }
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  log_path_ = LogPath();
+  pid_ = Spawn(args, log_path_);
+
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (auto exited = WaitExit(pid_, std::chrono::milliseconds(0))) {
+      pid_ = -1;
+      FAIL("the emulator exited with " << *exited << " while starting:\n" << Log());
+    }
+    auto cli = Client();
+    cli->set_connection_timeout(std::chrono::milliseconds(200));
+    if (auto res = cli->Get("/health"); res && res->status == 200) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  FAIL("the emulator did not become healthy:\n" << Log());
+}
+
+EmulatorProcess::~EmulatorProcess() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+}
+
+int EmulatorProcess::Stop() {
+  ::kill(pid_, SIGTERM);
+  auto status = WaitExit(pid_, std::chrono::seconds(10));
+  if (!status) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+    return -1;
+  }
+  pid_ = -1;
+  return *status;
+}
+
+std::string EmulatorProcess::Log() const { return ReadFile(log_path_); }
+
+std::unique_ptr<httplib::SSLClient> EmulatorProcess::Client() const {
+  auto cli = std::make_unique<httplib::SSLClient>("localhost", https_port_);
+  cli->set_ca_cert_path(TestCaPath().c_str());
+  cli->enable_server_certificate_verification(true);
+  cli->set_read_timeout(std::chrono::seconds(10));
+  return cli;
+}
+
+std::string EmulatorProcess::PolicyToken(const std::string& policy, const std::string& key, const std::string& sr,
+                                         int64_t valid_seconds) {
+  int64_t expiry = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count() + valid_seconds;
+  return "SharedAccessSignature sr=" + sr + "&sig=" + *SignSas(sr, expiry, key) + "&skn=" + policy +
+         "&se=" + std::to_string(expiry);
+}
+
+httplib::Headers EmulatorProcess::WithAuth(httplib::Headers headers) const {
+  if (headers.find("Authorization") == headers.end()) headers.emplace("Authorization", PolicyToken());
+  return headers;
+}
+
+httplib::Result EmulatorProcess::Get(const std::string& path, httplib::Headers headers) const {
+  return Client()->Get(path, WithAuth(std::move(headers)));
+}
+
+httplib::Result EmulatorProcess::Put(const std::string& path, const std::string& body, httplib::Headers headers) const {
+  return Client()->Put(path, WithAuth(std::move(headers)), body, "application/json; charset=utf-8");
+}
+
+httplib::Result EmulatorProcess::Post(const std::string& path, const std::string& body,
+                                      httplib::Headers headers) const {
+  return Client()->Post(path, WithAuth(std::move(headers)), body, "application/json; charset=utf-8");
+}
+
+httplib::Result EmulatorProcess::Delete(const std::string& path, httplib::Headers headers) const {
+  return Client()->Delete(path, WithAuth(std::move(headers)));
+}
+
+std::pair<int, std::string> RunEmulatorToExit(const std::vector<std::string>& args, int timeout_seconds) {
+  std::string log = LogPath();
+  pid_t pid = Spawn(args, log);
+  auto status = WaitExit(pid, std::chrono::seconds(timeout_seconds));
+  if (!status) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return {-1, ReadFile(log)};
+  }
+  return {*status, ReadFile(log)};
+}
+
+std::string ErrorCodeOf(const httplib::Result& res) {
+  if (!res) return "";
+  auto body = nlohmann::json::parse(res->body, nullptr, false);
+  if (!body.is_object() || !body.contains("Message") || !body["Message"].is_string()) return "";
+  std::string message = body["Message"];
+  if (!message.starts_with("ErrorCode:")) return "";
+  return message.substr(10, message.find(';') - 10);
+}
+
+}  // namespace iothub::testing

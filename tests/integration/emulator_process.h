@@ -1,0 +1,63 @@
+// Starts the real iothub-emulator binary on free loopback ports for one test,
+// and talks HTTPS to it with the development CA verified, as a client would.
+#pragma once
+
+#include <httplib.h>
+#include <sys/types.h>
+
+#include <nlohmann/json.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace iothub::testing {
+
+// The owner policy's documented default key (README, "Development credentials").
+inline constexpr const char* kOwnerKey = "7r3KxkLA5oZr/fN2IcckoG1ybGiApgGjvQKk5btv0Zc=";
+
+// A port nobody listens on right now.
+int FreePort();
+// A fresh empty directory under the build tree's test-data.
+std::string FreshDataDir(const std::string& name);
+// The CA and server certificate made by the ctest fixture.
+std::string TestCaPath();
+
+class EmulatorProcess {
+ public:
+  // Starts the emulator with --in-memory (unless data_dir is given), the test
+  // certificates and a free HTTPS port, plus extra_args; waits for /health.
+  explicit EmulatorProcess(std::vector<std::string> extra_args = {}, std::optional<std::string> data_dir = {});
+  ~EmulatorProcess();
+
+  // SIGTERM and wait; returns the exit status.
+  int Stop();
+  int https_port() const { return https_port_; }
+  std::string Log() const;
+
+  // A client that verifies the server against the development CA.
+  std::unique_ptr<httplib::SSLClient> Client() const;
+  // "SharedAccessSignature ..." for a policy, as the service SDK makes it (sr = host).
+  static std::string PolicyToken(const std::string& policy = "iothubowner", const std::string& key = kOwnerKey,
+                                 const std::string& sr = "localhost", int64_t valid_seconds = 3600);
+  // Request helpers with the owner's token unless headers say otherwise.
+  httplib::Result Get(const std::string& path, httplib::Headers headers = {}) const;
+  httplib::Result Put(const std::string& path, const std::string& body, httplib::Headers headers = {}) const;
+  httplib::Result Post(const std::string& path, const std::string& body, httplib::Headers headers = {}) const;
+  httplib::Result Delete(const std::string& path, httplib::Headers headers = {}) const;
+
+ private:
+  httplib::Headers WithAuth(httplib::Headers headers) const;
+
+  pid_t pid_ = -1;
+  int https_port_ = 0;
+  std::string log_path_;
+};
+
+// Runs the binary to completion with args; returns exit status and output.
+std::pair<int, std::string> RunEmulatorToExit(const std::vector<std::string>& args, int timeout_seconds = 10);
+
+// The parsed legacy error body's "ErrorCode:<Name>" name, or "" when the body is not one.
+std::string ErrorCodeOf(const httplib::Result& res);
+
+}  // namespace iothub::testing

@@ -1,0 +1,203 @@
+// The identity registry REST API over real HTTPS (spec §4.2–4.4).
+#include <doctest/doctest.h>
+
+#include "integration/emulator_process.h"
+
+namespace iothub::testing {
+namespace {
+
+using nlohmann::json;
+
+json Body(const httplib::Result& res) { return json::parse(res->body); }
+
+const std::string kKeyA = "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE=";  // 32 x 'a'
+const std::string kKeyB = "YmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmI=";
+
+}  // namespace
+
+TEST_CASE("Registry API: create with service-generated keys returns IoT Hub's Device JSON") {
+  EmulatorProcess hub;
+  auto res = hub.Put("/devices/dev1?api-version=2021-04-12",
+                     R"({"deviceId":"dev1","authentication":{"type":"sas","symmetricKey":{"primaryKey":"","secondaryKey":""}}})");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(res->get_header_value("Content-Type").find("application/json") != std::string::npos);
+  json d = Body(res);
+  CHECK(d["deviceId"] == "dev1");
+  CHECK(d["status"] == "enabled");
+  CHECK(d["statusReason"].is_null());
+  CHECK(d["connectionState"] == "Disconnected");
+  CHECK(d["cloudToDeviceMessageCount"] == 0);
+  CHECK(d["authentication"]["type"] == "sas");
+  CHECK(d["authentication"]["symmetricKey"]["primaryKey"].get<std::string>().size() == 44);
+  CHECK(d["authentication"]["symmetricKey"]["secondaryKey"].get<std::string>().size() == 44);
+  CHECK(d["authentication"]["x509Thumbprint"]["primaryThumbprint"].is_null());
+  CHECK(d["capabilities"]["iotEdge"] == false);
+  CHECK(d["generationId"].get<std::string>().size() == 18);
+  CHECK(d["lastActivityTime"] == "0001-01-01T00:00:00Z");
+  CHECK(res->get_header_value("ETag") == "\"" + d["etag"].get<std::string>() + "\"");
+
+  auto got = hub.Get("/devices/dev1");
+  REQUIRE(got);
+  CHECK(got->status == 200);
+  CHECK(Body(got) == d);
+}
+
+TEST_CASE("Registry API: create with given keys keeps them; a second create is 409 DeviceAlreadyExists") {
+  EmulatorProcess hub;
+  std::string body = R"({"deviceId":"dev1","authentication":{"symmetricKey":{"primaryKey":")" + kKeyA +
+                     R"(","secondaryKey":")" + kKeyB + R"("}}})";
+  auto res = hub.Put("/devices/dev1", body);
+  REQUIRE(res);
+  REQUIRE(res->status == 200);
+  CHECK(Body(res)["authentication"]["symmetricKey"]["primaryKey"] == kKeyA);
+
+  auto again = hub.Put("/devices/dev1", R"({"deviceId":"dev1"})");
+  CHECK(again->status == 409);
+  CHECK(ErrorCodeOf(again) == "DeviceAlreadyExists");
+  CHECK(again->get_header_value("iothub-errorcode") == "DeviceAlreadyExists");
+  CHECK(Body(hub.Get("/devices/dev1"))["authentication"]["symmetricKey"]["primaryKey"] == kKeyA);
+}
+
+TEST_CASE("Registry API: If-Match rules for update and delete") {
+  EmulatorProcess hub;
+  json created = Body(hub.Put("/devices/dev1", "{}"));
+  const std::string etag = created["etag"];
+
+  auto stale = hub.Put("/devices/dev1", R"({"deviceId":"dev1","status":"disabled"})", {{"If-Match", "\"c3RhbGU=\""}});
+  CHECK(stale->status == 412);
+  CHECK(ErrorCodeOf(stale) == "PreconditionFailed");
+  CHECK(Body(hub.Get("/devices/dev1"))["status"] == "enabled");
+
+  auto current = hub.Put("/devices/dev1", R"({"deviceId":"dev1","status":"disabled","statusReason":"maintenance"})",
+                         {{"If-Match", "\"" + etag + "\""}});
+  REQUIRE(current->status == 200);
+  json updated = Body(current);
+  CHECK(updated["status"] == "disabled");
+  CHECK(updated["statusReason"] == "maintenance");
+  CHECK(updated["etag"] != etag);
+  CHECK(updated["generationId"] == created["generationId"]);
+  CHECK(updated["authentication"] == created["authentication"]);  // keys kept when not given
+
+  auto star = hub.Put("/devices/dev1", R"({"deviceId":"dev1","status":"enabled"})", {{"If-Match", "\"*\""}});
+  CHECK(star->status == 200);
+  auto missing = hub.Put("/devices/ghost", R"({"deviceId":"ghost"})", {{"If-Match", "*"}});
+  CHECK(missing->status == 404);
+  CHECK(ErrorCodeOf(missing) == "DeviceNotFound");
+  auto none_match = hub.Put("/devices/dev1", "{}", {{"If-None-Match", "*"}});
+  CHECK(none_match->status == 412);
+
+  auto stale_delete = hub.Delete("/devices/dev1", {{"If-Match", "\"" + etag + "\""}});
+  CHECK(stale_delete->status == 412);
+  CHECK(hub.Get("/devices/dev1")->status == 200);
+  auto deleted = hub.Delete("/devices/dev1", {{"If-Match", "\"*\""}});
+  CHECK(deleted->status == 204);
+  auto gone = hub.Get("/devices/dev1");
+  CHECK(gone->status == 404);
+  CHECK(ErrorCodeOf(gone) == "DeviceNotFound");
+  CHECK(hub.Delete("/devices/dev1")->status == 404);
+}
+
+TEST_CASE("Registry API: bad input is a 400 in IoT Hub's form and writes nothing") {
+  EmulatorProcess hub;
+  struct Case {
+    const char* name;
+    std::string path;
+    std::string body;
+    const char* code;
+  };
+  const Case cases[] = {
+      {"malformed JSON", "/devices/d1", "{\"deviceId\":", "IotHubFormatError"},
+      {"not an object", "/devices/d1", "[1,2]", "ArgumentInvalid"},
+      {"status of the wrong type", "/devices/d1", R"({"status":true})", "ArgumentInvalid"},
+      {"unknown status", "/devices/d1", R"({"status":"sleeping"})", "ArgumentInvalid"},
+      {"keys of the wrong type", "/devices/d1", R"({"authentication":{"symmetricKey":{"primaryKey":5}}})",
+       "ArgumentInvalid"},
+      {"key not base64", "/devices/d1",
+       R"({"authentication":{"symmetricKey":{"primaryKey":"%%%","secondaryKey":"%%%"}}})", "ArgumentInvalid"},
+      {"only one key", "/devices/d1", R"({"authentication":{"symmetricKey":{"primaryKey":")" + kKeyA + R"("}}})",
+       "ArgumentInvalid"},
+      {"unknown auth type", "/devices/d1", R"({"authentication":{"type":"password"}})", "ArgumentInvalid"},
+      {"iotEdge not a bool", "/devices/d1", R"({"capabilities":{"iotEdge":"yes"}})", "ArgumentInvalid"},
+      {"body id differs from path", "/devices/d1", R"({"deviceId":"d2"})", "ArgumentInvalid"},
+      {"invalid device id", "/devices/bad%23id", R"({})", "ArgumentInvalid"},
+      {"device id too long", "/devices/" + std::string(129, 'x'), R"({})", "ArgumentInvalid"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    auto res = hub.Put(c.path, c.body);
+    REQUIRE(res);
+    CHECK(res->status == 400);
+    CHECK(ErrorCodeOf(res) == c.code);
+    CHECK(res->get_header_value("iothub-errorcode") == c.code);
+  }
+  CHECK(Body(hub.Get("/statistics/devices"))["totalDeviceCount"] == 0);
+
+  auto huge = hub.Put("/devices/d1", "{\"statusReason\":\"" + std::string(600 * 1024, 'x') + "\"}");
+  REQUIRE(huge);
+  CHECK(huge->status == 413);
+  CHECK(ErrorCodeOf(huge) == "MessageTooLarge");
+  CHECK(hub.Get("/devices/d1")->status == 404);
+  CHECK(hub.Get("/health")->status == 200);  // and the server is still there
+}
+
+TEST_CASE("Registry API: list honours top; statistics count devices") {
+  EmulatorProcess hub;
+  for (const char* id : {"a", "b", "c"}) REQUIRE(hub.Put(std::string("/devices/") + id, "{}")->status == 200);
+  REQUIRE(hub.Put("/devices/d", R"({"status":"disabled"})")->status == 200);
+
+  json all = Body(hub.Get("/devices/?api-version=2021-04-12"));
+  REQUIRE(all.size() == 4);
+  CHECK(all[0]["deviceId"] == "a");
+  CHECK(Body(hub.Get("/devices?top=2")).size() == 2);
+  CHECK(hub.Get("/devices?top=lots")->status == 400);
+
+  json stats = Body(hub.Get("/statistics/devices"));
+  CHECK(stats == json{{"totalDeviceCount", 4}, {"enabledDeviceCount", 3}, {"disabledDeviceCount", 1}});
+  json service = Body(hub.Get("/statistics/service"));
+  CHECK(service["connectedDeviceCount"] == 0);
+}
+
+TEST_CASE("Registry API: bulk create, update and delete with per-device errors") {
+  EmulatorProcess hub;
+  auto created = hub.Post("/devices", R"([{"id":"b1","importMode":"create"},
+                                          {"id":"b2","importMode":"create","status":"disabled"}])");
+  REQUIRE(created);
+  CHECK(created->status == 200);
+  CHECK(Body(created) == json{{"isSuccessful", true}, {"errors", json::array()}, {"warnings", json::array()}});
+  const std::string etag = Body(hub.Get("/devices/b1"))["etag"];
+
+  auto mixed = hub.Post("/devices", R"([{"id":"b1","importMode":"create"},
+                                        {"id":"b2","importMode":"UpdateIfMatchETag","eTag":"c3RhbGU="},
+                                        {"id":"b1","importMode":"UpdateIfMatchETag","eTag":")" + etag +
+                                        R"(","status":"disabled"}])");
+  REQUIRE(mixed->status == 200);
+  json result = Body(mixed);
+  CHECK(result["isSuccessful"] == false);
+  REQUIRE(result["errors"].size() == 2);
+  CHECK(result["errors"][0]["deviceId"] == "b1");
+  CHECK(result["errors"][0]["errorCode"] == "DeviceAlreadyExists");
+  CHECK(result["errors"][1]["errorCode"] == "PreconditionFailed");
+  CHECK(Body(hub.Get("/devices/b1"))["status"] == "disabled");
+
+  auto removed = hub.Post("/devices", R"([{"id":"b1","importMode":"delete"},{"id":"b2","importMode":"Delete"}])");
+  CHECK(Body(removed)["isSuccessful"] == true);
+  CHECK(Body(hub.Get("/statistics/devices"))["totalDeviceCount"] == 0);
+
+  json too_many = json::array();
+  for (int i = 0; i < 101; ++i) too_many.push_back({{"id", "x" + std::to_string(i)}, {"importMode", "create"}});
+  CHECK(hub.Post("/devices", too_many.dump())->status == 400);
+  CHECK(hub.Post("/devices", R"([{"importMode":"create"}])")->status == 400);
+  CHECK(hub.Post("/devices", R"({"id":"x"})")->status == 400);
+  CHECK(Body(hub.Get("/statistics/devices"))["totalDeviceCount"] == 0);
+}
+
+TEST_CASE("Registry API: unknown paths are 404 in IoT Hub's form") {
+  EmulatorProcess hub;
+  auto res = hub.Get("/nothing/here");
+  REQUIRE(res);
+  CHECK(res->status == 404);
+  CHECK_FALSE(ErrorCodeOf(res).empty());
+}
+
+}  // namespace iothub::testing

@@ -1,0 +1,83 @@
+#include "storage/migrations.h"
+
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "storage/sqlite_database.h"
+
+namespace iothub::storage {
+namespace {
+
+std::filesystem::path TempDb(const char* name) {
+  auto dir = std::filesystem::temp_directory_path() / "iothub-emulator-unit";
+  std::filesystem::create_directories(dir);
+  auto path = dir / (std::string(name) + "-" + std::to_string(::getpid()) + ".db");
+  std::filesystem::remove(path);
+  return path;
+}
+
+int UserVersion(sqlite3* db) {
+  Statement s(db, "PRAGMA user_version");
+  s.Step();
+  return static_cast<int>(s.Int(0));
+}
+
+}  // namespace
+
+TEST_CASE("Migrations: a new database is brought to the newest embedded version") {
+  SqliteDatabase db(":memory:");
+  REQUIRE_FALSE(kSchemaMigrations.empty());
+  CHECK(db.SchemaVersion() == kSchemaMigrations.back().version);
+  for (size_t i = 0; i < kSchemaMigrations.size(); ++i) {
+    CHECK(kSchemaMigrations[i].version == static_cast<int>(i + 1));  // numbered without gaps
+  }
+}
+
+TEST_CASE("Migrations: reopening applies nothing twice and keeps the data") {
+  auto path = TempDb("reopen");
+  {
+    SqliteDatabase db(path.string());
+    db.Exec("INSERT INTO devices (device_id, generation_id, version, status, auth_type) "
+            "VALUES ('d', '1', 1, 'enabled', 'sas')");
+  }
+  SqliteDatabase db(path.string());
+  auto lock = db.Lock();
+  Statement s(db.handle(), "SELECT COUNT(*) FROM devices");
+  s.Step();
+  CHECK(s.Int(0) == 1);
+}
+
+TEST_CASE("Migrations: a database from a newer emulator is refused with a clear message") {
+  auto path = TempDb("newer");
+  {
+    SqliteDatabase db(path.string());
+    db.Exec("PRAGMA user_version = 999");
+  }
+  try {
+    SqliteDatabase db(path.string());
+    FAIL("opened a newer database");
+  } catch (const StorageError& e) {
+    CHECK(std::string(e.what()).find("schema version 999") != std::string::npos);
+    CHECK(std::string(e.what()).find("newer iothub-emulator") != std::string::npos);
+  }
+}
+
+TEST_CASE("Migrations: a failing migration leaves the database at the last good version") {
+  sqlite3* db = nullptr;
+  sqlite3_open(":memory:", &db);
+  std::vector<Migration> migrations = {
+      {1, "0001_ok.sql", "CREATE TABLE a (x INTEGER);"},
+      {2, "0002_broken.sql", "CREATE TABLE b (y INTEGER); THIS IS NOT SQL;"},
+  };
+  CHECK_THROWS_AS(ApplyMigrations(db, migrations, "test"), StorageError);
+  CHECK(UserVersion(db) == 1);
+  Statement s(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'b'");
+  s.Step();
+  CHECK(s.Int(0) == 0);  // the broken migration's first statement was rolled back
+  sqlite3_close(db);
+}
+
+}  // namespace iothub::storage
