@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the emulator builds, runs and tests with.
-# The one place that lists them: CI, the Dockerfile and the README all call this.
-# Idempotent: installs only what is missing; uses sudo when not root.
-#   scripts/setup.sh            build + runtime + test packages
-#   scripts/setup.sh --runtime  only what the built binary needs to run (Docker's final stage)
+# The one place that lists them: the Makefile (so CI and the README), and the
+# Dockerfile all call this. Idempotent: installs only what is missing; uses sudo
+# when not root.
+#   scripts/setup.sh            everything: build, run and test
+#   scripts/setup.sh --build    what building and running need (Docker's build stage)
+#   scripts/setup.sh --runtime  what the built binary needs to run (Docker's final stage)
 set -euo pipefail
 
 runtime_packages=(
   ca-certificates
+  curl                # the Docker health check
   libssl3
   libsqlite3-0
   libcpp-httplib0.11
@@ -18,7 +21,6 @@ build_packages=(
   build-essential
   cmake
   pkg-config
-  git
   libssl-dev
   libasio-dev
   libcpp-httplib-dev
@@ -28,27 +30,27 @@ build_packages=(
   libspdlog-dev
   libfmt-dev
   doctest-dev
-  nodejs
+)
+test_packages=(
+  nodejs              # the official Azure SDKs (tests/compat)
   npm
+  libcap2-bin         # setcap, so a non-root `make test` can bind port 443
   openssl
-  curl
 )
 
-if [[ "${1:-}" == "--runtime" ]]; then
-  wanted=("${runtime_packages[@]}")
-else
-  wanted=("${runtime_packages[@]}" "${build_packages[@]}")
-fi
+case "${1:-}" in
+  --runtime) wanted=("${runtime_packages[@]}") ;;
+  --build) wanted=("${runtime_packages[@]}" "${build_packages[@]}") ;;
+  "") wanted=("${runtime_packages[@]}" "${build_packages[@]}" "${test_packages[@]}") ;;
+  *) echo "usage: $0 [--build|--runtime]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${wanted[@]}"; do
+  # Node.js may come from elsewhere than Debian (as on these machines): a working one is enough.
+  if [[ "$p" == nodejs || "$p" == npm ]] && command -v "${p/nodejs/node}" >/dev/null; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# Node.js and npm may come from elsewhere than Debian (as on the CI machines): a working `node` is enough.
-if command -v node >/dev/null && command -v npm >/dev/null; then
-  missing=("${missing[@]/#nodejs/}"); missing=("${missing[@]/#npm/}")
-fi
-read -r -a missing <<<"${missing[*]}"
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "setup: all packages present"

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 namespace iothub::app {
 
@@ -38,10 +39,13 @@ std::optional<std::string> WhyCannotBind(const std::string& address, int port, c
 
   const std::string where = address + ":" + std::to_string(port);
   switch (error) {
-    case EACCES:
+    case EACCES: {
+      std::error_code ec;
+      auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
       return where + " needs privileges (ports below 1024 do). Run as root, grant them once with "
-                     "`sudo setcap cap_net_bind_service=+ep <path to iothub-emulator>`, use the Docker image, "
-                     "or choose another port with " + flag + ".";
+                     "`sudo setcap cap_net_bind_service=+ep " + (ec ? "iothub-emulator" : self.string()) +
+             "`, use the Docker image, or choose another port with " + flag + ".";
+    }
     case EADDRINUSE:
       return where + " is already in use by another program (`ss -ltnp 'sport = :" + std::to_string(port) +
              "'` shows which). Stop it or choose another port with " + flag + ".";

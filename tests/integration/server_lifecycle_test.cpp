@@ -5,7 +5,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
 #include <filesystem>
+#include <fstream>
+#include <thread>
 
 #include "integration/emulator_process.h"
 
@@ -68,6 +74,52 @@ TEST_CASE("Lifecycle: a port in use is named, with the reason and the fix") {
   CHECK(status == 1);
   CHECK(output.find("127.0.0.1:" + port + " is already in use") != std::string::npos);
   CHECK(output.find("--https-port") != std::string::npos);
+}
+
+TEST_CASE("Lifecycle: as a normal user the default port 443 falls back to 8443 with the reason and the fix") {
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: needs root to start the emulator as another, unprivileged user");
+    return;
+  }
+  // setpriv (util-linux) drops to nobody, as a developer without privileges runs `make run`.
+  // Everything in a world-readable temporary directory: the build tree may sit below one nobody cannot enter.
+  const std::string dir = (std::filesystem::temp_directory_path() /
+                           ("iothub-emulator-unprivileged-" + std::to_string(::getpid()))).string();
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::filesystem::permissions(dir, std::filesystem::perms::all);
+  const std::string binary = dir + "/iothub-emulator";
+  std::filesystem::copy_file(EMULATOR_BINARY, binary);
+  pid_t pid = ::fork();
+  const std::string log = dir + "/emulator.log";
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execlp("setpriv", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", binary.c_str(),
+             "--data-dir", (dir + "/data").c_str(), nullptr);
+    ::_exit(127);
+  }
+  bool healthy = false;
+  for (int i = 0; i < 100 && !healthy; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // A new client each time: it reads the CA file once, and the emulator makes it on start.
+    httplib::SSLClient client("localhost", 8443);
+    client.set_ca_cert_path((dir + "/data/certs/ca.pem").c_str());
+    client.enable_server_certificate_verification(true);
+    auto res = client.Get("/health");
+    healthy = res && res->status == 200;
+  }
+  ::kill(pid, SIGTERM);
+  ::waitpid(pid, nullptr, 0);
+  std::ifstream in(log);
+  std::string output((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CAPTURE(output);
+  CHECK(healthy);
+  CHECK(output.find(":443 needs privileges") != std::string::npos);
+  CHECK(output.find("setcap cap_net_bind_service=+ep") != std::string::npos);
+  CHECK(output.find("Falling back to port 8443") != std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("Lifecycle: first start makes a CA and server certificate in the data directory, later starts reuse them") {

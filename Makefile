@@ -1,0 +1,36 @@
+# The README's two commands: `make run` and `make test`. Everything else is a step of those.
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+ARGS ?=
+COMPAT := tests/compat
+
+.PHONY: all setup configure build run test unit integration compat clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+configure: setup
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Starts the emulator with working defaults (data in ./data). Pass flags with ARGS="--hub-name myhub".
+run: build
+	$(BUILD_DIR)/iothub-emulator $(ARGS)
+
+$(COMPAT)/node_modules/.package-lock.json: $(COMPAT)/package-lock.json
+	@npm ci --prefix $(COMPAT) --no-audit --no-fund --loglevel=error
+
+# Builds and runs every test: unit, integration and the official SDKs.
+test: build $(COMPAT)/node_modules/.package-lock.json
+	@if [ "$$(id -u)" -ne 0 ]; then \
+	  echo "make test: granting $(BUILD_DIR)/iothub-emulator the right to bind port 443 (the Azure SDKs use only 443)"; \
+	  sudo setcap cap_net_bind_service=+ep $(BUILD_DIR)/iothub-emulator; \
+	fi
+	@cd $(BUILD_DIR) && ctest -j $(JOBS) --output-on-failure
+
+clean:
+	rm -rf $(BUILD_DIR)
