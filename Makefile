@@ -2,6 +2,8 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 ARGS ?=
+# --build in Docker's build stage: no test packages.
+SETUP_FLAGS ?=
 COMPAT := tests/compat
 
 .PHONY: all setup configure build run test unit integration compat clean
@@ -9,7 +11,7 @@ COMPAT := tests/compat
 all: build
 
 setup:
-	@scripts/setup.sh
+	@scripts/setup.sh $(SETUP_FLAGS)
 
 configure: setup
 	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
