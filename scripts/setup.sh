@@ -16,6 +16,7 @@ runtime_packages=(
   libcpp-httplib0.11
   libspdlog1.10
   libfmt9
+  libmosquitto1
 )
 build_packages=(
   build-essential
@@ -30,12 +31,15 @@ build_packages=(
   libspdlog-dev
   libfmt-dev
   doctest-dev
+  libmosquitto-dev    # the bundled device client and the benchmark's load tool
 )
 test_packages=(
   nodejs              # the official Azure SDKs (tests/compat)
   npm
   libcap2-bin         # setcap, so a non-root `make test` can bind port 443
   openssl
+  mosquitto-clients   # mosquitto_pub in the MQTT integration tests
+  mosquitto           # the benchmark's reference broker (not started as a service by the tests)
 )
 
 case "${1:-}" in

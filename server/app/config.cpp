@@ -84,6 +84,24 @@ std::variant<Config, int> LoadConfig(int argc, const char* const* argv) {
   add(https_port);
   add(app.add_option("--http-threads", c.http_threads, "HTTPS worker threads")->check(CLI::Range(2, 512))
           ->capture_default_str());
+  add(app.add_option("--mqtt-bind", c.mqtt_bind, "Address of the MQTT-over-TLS listener")->capture_default_str());
+  add(app.add_option("--mqtt-port", c.mqtt_port, "MQTT over TLS port (devices)")->check(CLI::Range(1, 65535))
+          ->capture_default_str());
+  add(app.add_option("--mqtt-plain-port", c.mqtt_plain_port,
+                     "Plain-TCP MQTT port for debugging with any MQTT tool (0 = off; IoT Hub itself has none)")
+          ->check(CLI::Range(0, 65535))
+          ->capture_default_str());
+  add(app.add_option("--mqtt-plain-bind", c.mqtt_plain_bind, "Address of the plain-TCP MQTT listener")
+          ->capture_default_str());
+  add(app.add_option("--mqtt-threads", c.mqtt_threads, "Threads serving MQTT connections")->check(CLI::Range(1, 64))
+          ->capture_default_str());
+  add(app.add_option("--partitions", c.partitions,
+                     "Partitions of the event log (fixed when the log is created)")
+          ->check(CLI::Range(1, 32))
+          ->capture_default_str());
+  add(app.add_option("--retention-hours", c.retention_hours, "How long device-to-cloud events are kept")
+          ->check(CLI::PositiveNumber)
+          ->capture_default_str());
   add(app.add_option("--tls-cert", c.tls_cert, "Your own server certificate (PEM, may hold a chain)")
           ->check(CLI::ExistingFile));
   add(app.add_option("--tls-key", c.tls_key, "Its private key (PEM)")->check(CLI::ExistingFile));

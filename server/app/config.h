@@ -18,6 +18,13 @@ struct Config {
   int https_port = 443;
   bool https_port_explicit = false;  // set by the user: no fallback when it cannot be bound
   int http_threads = 16;
+  std::string mqtt_bind = "0.0.0.0";
+  int mqtt_port = 8883;
+  std::string mqtt_plain_bind = "127.0.0.1";
+  int mqtt_plain_port = 0;  // 0: off
+  int mqtt_threads = 2;
+  int partitions = 4;
+  double retention_hours = 24;
   std::string tls_cert, tls_key;
   std::map<std::string, std::string> policy_keys;  // policy name -> primary key override
   std::string log_level = "info";

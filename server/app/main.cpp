@@ -10,11 +10,17 @@
 #include "app/config.h"
 #include "app/connection_strings.h"
 #include "app/port_check.h"
+#include "core/device_authenticator.h"
+#include "core/device_connections.h"
+#include "core/event_log.h"
 #include "core/registry.h"
 #include "core/sas_authenticator.h"
 #include "http/https_server.h"
+#include "mqtt/mqtt_server.h"
 #include "storage/sqlite_database.h"
 #include "storage/sqlite_device_store.h"
+#include "storage/sqlite_event_store.h"
+#include "storage/sqlite_subscription_store.h"
 #include "tls/dev_certificates.h"
 
 namespace {
@@ -56,9 +62,13 @@ int BindHttps(http::HttpsServer& server, const app::Config& c) {
   return port;
 }
 
-void PrintBanner(const app::Config& c, const AccessPolicies& policies, const tls::TlsMaterial& tls, int https_port) {
+void PrintBanner(const app::Config& c, const AccessPolicies& policies, const tls::TlsMaterial& tls, int https_port,
+                 const mqtt::MqttServer& mqtt, int partitions) {
   const std::string host = c.AdvertisedHostName();
-  spdlog::info("IoT Hub Emulator '{}' is ready. HTTPS on {}:{}", c.hub_name, c.https_bind, https_port);
+  spdlog::info("IoT Hub Emulator '{}' is ready. HTTPS on {}:{}, MQTT over TLS on {}:{}{}", c.hub_name, c.https_bind,
+               https_port, c.mqtt_bind, mqtt.tls_port(),
+               mqtt.plain_port() ? fmt::format(", plain MQTT on {}:{}", c.mqtt_plain_bind, mqtt.plain_port()) : "");
+  spdlog::info("Event log: {} partitions, events kept {} hours", partitions, c.retention_hours);
   spdlog::info("Registry: {}", c.in_memory ? "in memory (nothing is saved)" : (fs::path(c.data_dir) / "iothub.db").string());
   if (!tls.ca_path.empty()) {
     spdlog::info("Development CA: {}", fs::absolute(tls.ca_path).lexically_normal().string());
@@ -102,23 +112,51 @@ int Run(const app::Config& c) {
     db_path = (fs::path(c.data_dir) / "iothub.db").string();
   }
   storage::SqliteDatabase db(db_path);
+  // The event log writes on its own connection so that its commits do not
+  // queue behind registry requests (WAL lets them overlap). An in-memory
+  // database exists per connection, so there both share one.
+  std::unique_ptr<storage::SqliteDatabase> events_db;
+  if (!c.in_memory) events_db = std::make_unique<storage::SqliteDatabase>(db_path);
   storage::SqliteDeviceStore device_store(db);
-  Registry registry(device_store);
+  storage::SqliteSubscriptionStore subscription_store(db);
+  storage::SqliteEventStore event_store(events_db ? *events_db : db);
+
+  DeviceConnections connections(device_store);
+  Registry registry(device_store, &connections);
   SasAuthenticator authenticator(policies, c.AcceptedHostNames(),
                                  [&registry](const std::string& id) { return registry.KeysOf(id); });
+  DeviceAuthenticator device_authenticator(authenticator, registry);
+  auto event_log = std::make_unique<EventLog>(
+      event_store, EventLog::Options{c.partitions,
+                                     std::chrono::seconds(static_cast<int64_t>(c.retention_hours * 3600)), 4096});
+  if (event_log->partition_count() != c.partitions) {
+    spdlog::warn("The event log was created with {} partitions; --partitions {} applies only to a new data directory",
+                 event_log->partition_count(), c.partitions);
+  }
 
-  http::HttpsServer https(tls, {registry, authenticator}, static_cast<size_t>(c.http_threads));
+  http::HttpsServer https(tls, {registry, authenticator, connections, *event_log}, static_cast<size_t>(c.http_threads));
   int https_port = BindHttps(https, c);
   if (https_port == 0) return 1;
+
+  mqtt::MqttServer mqtt(tls, {device_authenticator, authenticator, connections, *event_log, subscription_store},
+                        {c.mqtt_bind, c.mqtt_port, c.mqtt_plain_bind, c.mqtt_plain_port, c.mqtt_threads});
+  if (auto why = mqtt.Bind()) {
+    spdlog::error("Cannot listen for MQTT: {}", *why);
+    return 1;
+  }
+  mqtt.Start();
   std::thread https_thread([&https] { https.Run(); });
 
-  PrintBanner(c, policies, tls, https_port);
+  PrintBanner(c, policies, tls, https_port, mqtt, event_log->partition_count());
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   spdlog::info("Received {}, shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
   https.Stop();
   https_thread.join();
+  mqtt.Stop();
+  // Commits what devices already sent; their acknowledgements go nowhere now.
+  event_log.reset();
   spdlog::info("Stopped");
   return 0;
 }

@@ -31,6 +31,12 @@ class DeviceStore {
   // False when there was no such device.
   virtual bool Erase(const std::string& device_id) = 0;
   virtual DeviceCounts Counts() = 0;
+  // Connection state and activity, written without touching the etag (as IoT Hub).
+  // A device that no longer exists is skipped.
+  virtual void UpdatePresence(const std::string& device_id, bool connected, TimePoint state_time,
+                              TimePoint last_activity) = 0;
+  // Marks every device disconnected (at start, before any connection exists).
+  virtual void ResetPresence() = 0;
   // Runs `work` so that all of its writes land or none do (none if it throws).
   virtual void InTransaction(const std::function<void()>& work) = 0;
 };

@@ -109,7 +109,22 @@ std::string Lower(std::string s) {
 
 }  // namespace
 
-Registry::Registry(DeviceStore& store) : store_(store) {}
+Registry::Registry(DeviceStore& store, DeviceConnections* connections) : store_(store), connections_(connections) {}
+
+Device Registry::WithPresence(Device device) const {
+  if (connections_) connections_->Overlay(device);
+  return device;
+}
+
+void Registry::CloseIfRevoked(const std::optional<Device>& before, const Device& after) {
+  if (!connections_ || !before) return;
+  if (after.status == DeviceStatus::kDisabled) {
+    connections_->Disconnect(after.device_id, "the device was disabled");
+  } else if (after.auth_type != before->auth_type || after.primary_key != before->primary_key ||
+             after.secondary_key != before->secondary_key) {
+    connections_->Disconnect(after.device_id, "the device's credentials changed");
+  }
+}
 
 Result<Device> Registry::Put(const DeviceSpec& spec, const Precondition& precondition) {
   if (auto s = ValidateDeviceId(spec.device_id); !s.ok()) return s;
@@ -136,24 +151,28 @@ Result<Device> Registry::PutLocked(const DeviceSpec& spec, const Precondition& p
       }
       break;
   }
-  const bool creating = !existing;
-  auto device = ApplySpec(std::move(existing), spec);
+  auto device = ApplySpec(existing, spec);
   if (!device.ok()) return device;
-  if (creating) {
+  if (!existing) {
     store_.Insert(device.value());
   } else {
     store_.Update(device.value());
   }
-  return device;
+  CloseIfRevoked(existing, device.value());
+  return WithPresence(std::move(device).value());
 }
 
 Result<Device> Registry::Get(const std::string& device_id) {
   auto device = store_.Find(device_id);
   if (!device) return NotFound(device_id);
-  return *device;
+  return WithPresence(std::move(*device));
 }
 
-std::vector<Device> Registry::List(size_t top) { return store_.List(std::min(top, kMaxListSize)); }
+std::vector<Device> Registry::List(size_t top) {
+  std::vector<Device> devices = store_.List(std::min(top, kMaxListSize));
+  for (Device& d : devices) d = WithPresence(std::move(d));
+  return devices;
+}
 
 Status Registry::Delete(const std::string& device_id, const Precondition& precondition) {
   std::lock_guard lock(write_mu_);
@@ -167,6 +186,7 @@ Status Registry::DeleteLocked(const std::string& device_id, const Precondition& 
     return Status::PreconditionFailed("The etag '" + precondition.etag + "' does not match the device's current etag");
   }
   store_.Erase(device_id);
+  if (connections_) connections_->Disconnect(device_id, "the device was deleted");
   return Status::Ok();
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/device.h"
+#include "core/device_connections.h"
 #include "core/device_store.h"
 #include "core/sas_authenticator.h"
 #include "core/status.h"
@@ -49,7 +50,9 @@ class Registry {
   static constexpr size_t kMaxBulkItems = 100;
   static constexpr size_t kMaxListSize = 1000;
 
-  explicit Registry(DeviceStore& store);
+  // connections, when given, supplies connection state and is told to close the
+  // connection of a device that is deleted, disabled or given new credentials.
+  explicit Registry(DeviceStore& store, DeviceConnections* connections = nullptr);
 
   // PUT /devices/{id}: creates or updates as the precondition says.
   Result<Device> Put(const DeviceSpec& spec, const Precondition& precondition);
@@ -68,7 +71,11 @@ class Registry {
   Result<Device> PutLocked(const DeviceSpec& spec, const Precondition& precondition);
   Status DeleteLocked(const std::string& device_id, const Precondition& precondition);
 
+  Device WithPresence(Device device) const;
+  void CloseIfRevoked(const std::optional<Device>& before, const Device& after);
+
   DeviceStore& store_;
+  DeviceConnections* connections_;
   std::mutex write_mu_;  // guards read-check-write sequences against store_
 };
 

@@ -67,6 +67,7 @@ Result<Principal> SasAuthenticator::Authorize(std::string_view token_text, std::
 
   auto principal = token.key_name ? AuthorizePolicy(*token.key_name, token) : AuthorizeDevice(scope, token);
   if (!principal.ok()) return principal;
+  principal.value().token_expiry = token.expiry;
   if ((principal->permissions & any_of) == 0) {
     return Status::Unauthorized("'" + principal->name + "' has " + DescribePermissions(principal->permissions) +
                                 "; this operation needs " + DescribePermissions(any_of));
@@ -80,7 +81,7 @@ Result<Principal> SasAuthenticator::AuthorizePolicy(const std::string& policy_na
   if (!SasSignatureMatches(token, policy->primary_key) && !SasSignatureMatches(token, policy->secondary_key)) {
     return Status::Unauthorized("SAS signature does not match the keys of policy '" + policy_name + "'");
   }
-  return Principal{Principal::Kind::kPolicy, policy->name, policy->permissions};
+  return Principal{Principal::Kind::kPolicy, policy->name, policy->permissions, 0};
 }
 
 Result<Principal> SasAuthenticator::AuthorizeDevice(std::string_view scope, const SasToken& token) const {
@@ -97,7 +98,7 @@ Result<Principal> SasAuthenticator::AuthorizeDevice(std::string_view scope, cons
     return Status::Unauthorized("SAS signature does not match the keys of device '" + device_id + "'");
   }
   if (!keys->enabled) return Status::Unauthorized("Device '" + device_id + "' is disabled");
-  return Principal{Principal::Kind::kDevice, device_id, kDeviceConnect};
+  return Principal{Principal::Kind::kDevice, device_id, kDeviceConnect, 0};
 }
 
 }  // namespace iothub

@@ -21,6 +21,7 @@ struct Principal {
   Kind kind = Kind::kPolicy;
   std::string name;  // the policy name, or the device id
   Permissions permissions = 0;
+  int64_t token_expiry = 0;  // the token's `se`
 };
 
 // What the device authenticator needs to know of a device.
@@ -46,11 +47,12 @@ class SasAuthenticator {
   Result<Principal> Authorize(std::string_view token_text, std::string_view target, Permissions any_of) const;
 
   const AccessPolicies& policies() const { return policies_; }
+  // True when host (port ignored) is one of the hub's names, case-insensitively.
+  bool IsOwnHost(std::string_view host) const;
 
  private:
   Result<Principal> AuthorizePolicy(const std::string& policy_name, const SasToken& token) const;
   Result<Principal> AuthorizeDevice(std::string_view scope, const SasToken& token) const;
-  bool IsOwnHost(std::string_view host) const;
 
   AccessPolicies policies_;
   std::vector<std::string> host_names_;  // lower-case, without port

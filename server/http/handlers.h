@@ -16,6 +16,9 @@ void DeleteDevice(const HttpContext&, const httplib::Request&, httplib::Response
 void ListDevices(const HttpContext&, const httplib::Request&, httplib::Response&);
 void BulkDevices(const HttpContext&, const httplib::Request&, httplib::Response&);
 
+// event_handlers.cpp: the emulator's own read API over the event log (not an IoT Hub API).
+void ListEvents(const HttpContext&, const httplib::Request&, httplib::Response&);
+
 // statistics_handlers.cpp
 void GetDeviceStatistics(const HttpContext&, const httplib::Request&, httplib::Response&);
 void GetServiceStatistics(const HttpContext&, const httplib::Request&, httplib::Response&);

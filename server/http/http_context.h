@@ -1,6 +1,8 @@
 // What the HTTP handlers reach: the domain services, nothing of the wire.
 #pragma once
 
+#include "core/device_connections.h"
+#include "core/event_log.h"
 #include "core/registry.h"
 #include "core/sas_authenticator.h"
 
@@ -9,6 +11,8 @@ namespace iothub::http {
 struct HttpContext {
   Registry& registry;
   const SasAuthenticator& authenticator;
+  DeviceConnections& connections;
+  EventLog& events;
 };
 
 }  // namespace iothub::http

@@ -28,6 +28,8 @@ const Route kRoutes[] = {
     {Method::kDelete, "/devices/([^/]+)", DeleteDevice},
     {Method::kGet, "/statistics/devices", GetDeviceStatistics},
     {Method::kGet, "/statistics/service", GetServiceStatistics},
+    // Emulator-only endpoints live under /emulator/, apart from IoT Hub's own API.
+    {Method::kGet, "/emulator/events", ListEvents},
 };
 
 }  // namespace

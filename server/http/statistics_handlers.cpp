@@ -17,8 +17,7 @@ void GetDeviceStatistics(const HttpContext& ctx, const httplib::Request& req, ht
 
 void GetServiceStatistics(const HttpContext& ctx, const httplib::Request& req, httplib::Response& res) {
   if (!Authorize(ctx, req, res, "statistics/service", kServiceConnect | kRegistryRead)) return;
-  // No device endpoint exists yet, so no device can be connected.
-  WriteJson(res, 200, {{"connectedDeviceCount", 0}});
+  WriteJson(res, 200, {{"connectedDeviceCount", ctx.connections.ConnectedCount()}});
 }
 
 void GetHealth(const HttpContext&, const httplib::Request&, httplib::Response& res) {

@@ -28,6 +28,16 @@ Statement& Statement::BindOptional(int index, const std::optional<std::string>& 
   return *this;
 }
 
+Statement& Statement::BindBlob(int index, std::string_view bytes) {
+  sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+void Statement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
 bool Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
@@ -38,7 +48,7 @@ bool Statement::Step() {
 int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
 
 std::string Statement::Text(int column) const {
-  auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+  auto* p = reinterpret_cast<const char*>(sqlite3_column_blob(stmt_, column));
   return p ? std::string(p, sqlite3_column_bytes(stmt_, column)) : std::string();
 }
 

@@ -30,12 +30,15 @@ class Statement {
   Statement& Bind(int index, std::string_view text);
   Statement& Bind(int index, int64_t value);
   Statement& BindOptional(int index, const std::optional<std::string>& text);  // NULL when absent
+  Statement& BindBlob(int index, std::string_view bytes);
+  // Makes the statement ready to bind and run again.
+  void Reset();
   // True while there is a row to read; false when done.
   bool Step();
   void Run() { while (Step()) {} }
 
   int64_t Int(int column) const;
-  std::string Text(int column) const;
+  std::string Text(int column) const;  // also reads BLOBs, byte for byte
   std::optional<std::string> OptionalText(int column) const;
 
  private:

@@ -132,6 +132,22 @@ DeviceCounts SqliteDeviceStore::Counts() {
   return {s.Int(0), s.Int(1), s.Int(2)};
 }
 
+void SqliteDeviceStore::UpdatePresence(const std::string& device_id, bool connected, TimePoint state_time,
+                                       TimePoint last_activity) {
+  auto lock = db_.Lock();
+  Statement s(db_.handle(),
+              "UPDATE devices SET connected = ?, connection_state_updated_us = ?, last_activity_us = ? "
+              "WHERE device_id = ?");
+  s.Bind(1, int64_t{connected}).Bind(2, ToMicros(state_time)).Bind(3, ToMicros(last_activity)).Bind(4, device_id);
+  s.Run();
+}
+
+void SqliteDeviceStore::ResetPresence() {
+  auto lock = db_.Lock();
+  Statement s(db_.handle(), "UPDATE devices SET connected = 0, connection_state_updated_us = ? WHERE connected = 1");
+  s.Bind(1, ToMicros(Clock::now())).Run();
+}
+
 void SqliteDeviceStore::InTransaction(const std::function<void()>& work) {
   auto lock = db_.Lock();
   db_.Exec("BEGIN IMMEDIATE");

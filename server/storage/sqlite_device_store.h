@@ -16,6 +16,9 @@ class SqliteDeviceStore : public DeviceStore {
   void Update(const Device& device) override;
   bool Erase(const std::string& device_id) override;
   DeviceCounts Counts() override;
+  void UpdatePresence(const std::string& device_id, bool connected, TimePoint state_time,
+                      TimePoint last_activity) override;
+  void ResetPresence() override;
   void InTransaction(const std::function<void()>& work) override;
 
  private:

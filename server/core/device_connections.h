@@ -1,0 +1,68 @@
+// Which devices are connected now: one connection per device identity (a new
+// one replaces the old, as IoT Hub does), the registry's connectionState and
+// lastActivityTime, and the connected-device count. Presence lives in memory
+// and is written to the store in the background, so connecting costs no disk
+// write; at start every device is disconnected.
+// Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+
+#include "core/device.h"
+#include "core/device_store.h"
+
+namespace iothub {
+
+class DeviceConnections {
+ public:
+  // A protocol connection as the domain sees it. Close must be thread-safe and
+  // may be called after the connection has ended.
+  class Connection {
+   public:
+    virtual ~Connection() = default;
+    virtual void Close(std::string_view reason) = 0;
+  };
+
+  explicit DeviceConnections(DeviceStore& store);
+  ~DeviceConnections();  // writes what is pending
+
+  // Makes `connection` the device's one connection and closes the one it replaces.
+  void Attach(const std::string& device_id, const std::shared_ptr<Connection>& connection);
+  // Forgets `connection` if it is still the device's current one.
+  void Detach(const std::string& device_id, const Connection* connection);
+  // Closes the device's connection, if any (device deleted, disabled or its keys changed).
+  void Disconnect(const std::string& device_id, std::string_view reason);
+  void NoteActivity(const std::string& device_id);
+
+  size_t ConnectedCount() const;
+  // Fills a device's connectionState, connectionStateUpdatedTime and lastActivityTime.
+  void Overlay(Device& device) const;
+  // Writes pending presence to the store now.
+  void Flush();
+
+ private:
+  struct Presence {
+    std::weak_ptr<Connection> connection;
+    bool connected = false;
+    TimePoint state_time{};
+    TimePoint last_activity{};
+    bool dirty = false;
+  };
+  void FlushLoop();
+
+  DeviceStore& store_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Presence> presence_;  // guarded by mu_
+  size_t connected_ = 0;                                // guarded by mu_
+  bool stopping_ = false;                               // guarded by mu_
+  std::condition_variable wake_;
+  std::thread flusher_;
+};
+
+}  // namespace iothub

@@ -1,0 +1,101 @@
+#include "core/event_log.h"
+
+namespace iothub {
+
+EventLog::EventLog(EventStore& store, Options options) : store_(store), options_(options) {
+  auto existing = store_.PartitionCount();
+  if (!existing) store_.CreatePartitions(options_.partitions);
+  partition_count_ = existing.value_or(options_.partitions);
+  positions_ = store_.Positions();
+  writer_ = std::thread([this] { WriterLoop(); });
+  retention_ = std::thread([this] { RetentionLoop(); });
+}
+
+EventLog::~EventLog() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_writer_.notify_all();
+  wake_retention_.notify_all();
+  writer_.join();
+  retention_.join();
+}
+
+int EventLog::PartitionOf(std::string_view device_id) const {
+  uint32_t hash = 2166136261u;
+  for (unsigned char c : device_id) {
+    hash ^= c;
+    hash *= 16777619u;
+  }
+  return static_cast<int>(hash % static_cast<uint32_t>(partition_count_));
+}
+
+void EventLog::Append(Event event, Done done) {
+  {
+    std::lock_guard lock(mu_);
+    pending_.push_back({std::move(event), std::move(done)});
+  }
+  wake_writer_.notify_one();
+}
+
+void EventLog::WriterLoop() {
+  std::vector<Pending> batch;
+  std::vector<const Event*> events;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      wake_writer_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty()) return;  // stopping, and everything is committed
+      // Whatever arrived while the last commit ran goes into this one.
+      size_t n = std::min(pending_.size(), options_.max_batch);
+      batch.assign(std::make_move_iterator(pending_.begin()), std::make_move_iterator(pending_.begin() + n));
+      pending_.erase(pending_.begin(), pending_.begin() + n);
+    }
+
+    const std::vector<PartitionPosition> before = positions_;
+    const TimePoint now = Clock::now();
+    events.clear();
+    for (Pending& p : batch) {
+      Event& e = p.event;
+      const std::string* device = e.Annotation("iothub-connection-device-id");
+      e.partition = PartitionOf(device ? *device : std::string_view());
+      PartitionPosition& pos = positions_[e.partition];
+      e.sequence_number = pos.next_sequence_number++;
+      e.offset = pos.next_offset;
+      pos.next_offset += static_cast<int64_t>(e.body.size()) + 1;
+      e.enqueued_time = now;
+      events.push_back(&e);
+    }
+
+    Status status;
+    try {
+      store_.Append(events, positions_);
+    } catch (const std::exception& ex) {
+      positions_ = before;  // nothing of this batch exists
+      status = Status::ServerError(std::string("The event log could not store the message: ") + ex.what());
+    }
+    for (Pending& p : batch) {
+      if (p.done) p.done(status);
+    }
+    batch.clear();
+  }
+}
+
+int64_t EventLog::EnforceRetention() { return store_.DeleteEnqueuedBefore(Clock::now() - options_.retention); }
+
+void EventLog::RetentionLoop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    try {
+      EnforceRetention();
+    } catch (const std::exception&) {
+      // A busy or failing disk: try again next round.
+    }
+    lock.lock();
+    wake_retention_.wait_for(lock, std::chrono::seconds(30), [this] { return stopping_; });
+  }
+}
+
+}  // namespace iothub

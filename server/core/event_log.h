@@ -1,0 +1,67 @@
+// The durable, partitioned log of device-to-cloud messages. Appends from any
+// thread are grouped and committed together by one writer thread (group commit),
+// and each caller hears back only once its event is durably stored: that is
+// when a device gets its PUBACK. A second thread enforces retention.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/event_store.h"
+#include "core/status.h"
+
+namespace iothub {
+
+class EventLog {
+ public:
+  // Called once per append, on the writer thread, after commit (OK) or failure.
+  using Done = std::function<void(const Status&)>;
+
+  struct Options {
+    int partitions = 4;
+    std::chrono::seconds retention = std::chrono::hours(24);
+    size_t max_batch = 4096;  // events per transaction
+  };
+
+  // Uses the partition count the store was created with, if any (a changed
+  // option is reported by partition_count() differing from options.partitions).
+  EventLog(EventStore& store, Options options);
+  ~EventLog();  // stops the threads after committing what was appended
+
+  // Assigns partition, sequence number, offset and enqueued time, and stores it.
+  void Append(Event event, Done done);
+  std::vector<Event> Read(const EventQuery& query) { return store_.Read(query); }
+
+  int partition_count() const { return partition_count_; }
+  // A stable hash of the device id (FNV-1a), so a device's events stay in order in one partition.
+  int PartitionOf(std::string_view device_id) const;
+  // Runs retention now; returns how many events it removed.
+  int64_t EnforceRetention();
+
+ private:
+  struct Pending {
+    Event event;
+    Done done;
+  };
+  void WriterLoop();
+  void RetentionLoop();
+
+  EventStore& store_;
+  const Options options_;
+  int partition_count_ = 0;
+  std::vector<PartitionPosition> positions_;  // writer thread only
+
+  std::mutex mu_;
+  std::condition_variable wake_writer_;
+  std::condition_variable wake_retention_;
+  std::deque<Pending> pending_;  // guarded by mu_
+  bool stopping_ = false;        // guarded by mu_
+  std::thread writer_;
+  std::thread retention_;
+};
+
+}  // namespace iothub

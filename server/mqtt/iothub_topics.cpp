@@ -1,0 +1,109 @@
+#include "mqtt/iothub_topics.h"
+
+#include "core/url_encoding.h"
+
+namespace iothub::mqtt {
+
+std::optional<Username> ParseUsername(std::string_view username) {
+  size_t slash = username.find('/');
+  if (slash == std::string_view::npos || slash == 0) return std::nullopt;
+  Username u;
+  u.host = std::string(username.substr(0, slash));
+  std::string_view rest = username.substr(slash + 1);
+
+  // The identity path ends where the query starts: at "/?", at "?", or (old C
+  // SDKs) at "/api-version=".
+  std::string_view path = rest, query;
+  for (std::string_view marker : {"/?", "?", "/api-version="}) {
+    size_t at = rest.find(marker);
+    if (at != std::string_view::npos) {
+      path = rest.substr(0, at);
+      query = rest.substr(at + (marker == "/api-version=" ? 1 : marker.size()));
+      break;
+    }
+  }
+  while (path.ends_with('/')) path.remove_suffix(1);
+  size_t module_slash = path.find('/');
+  u.device_id = std::string(path.substr(0, module_slash));
+  if (module_slash != std::string_view::npos) {
+    u.module_id = std::string(path.substr(module_slash + 1));
+    if (u.module_id->empty() || u.module_id->find('/') != std::string::npos) return std::nullopt;
+  }
+  if (u.device_id.empty()) return std::nullopt;
+
+  // model-id arrives unencoded from Node (it holds ':' and ';'), encoded from others.
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.starts_with("model-id=")) u.model_id = UrlDecode(pair.substr(9)).value_or(std::string(pair.substr(9)));
+  }
+  return u;
+}
+
+std::string ClientIdOf(const Username& u) { return u.module_id ? u.device_id + "/" + *u.module_id : u.device_id; }
+
+std::optional<Properties> DecodePropertyBag(std::string_view bag) {
+  Properties out;
+  while (!bag.empty()) {
+    size_t amp = bag.find('&');
+    std::string_view pair = bag.substr(0, amp);
+    bag = amp == std::string_view::npos ? std::string_view() : bag.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    auto key = UrlDecode(pair.substr(0, eq));
+    auto value = eq == std::string_view::npos ? std::optional<std::string>("") : UrlDecode(pair.substr(eq + 1));
+    if (!key || !value) return std::nullopt;
+    out.emplace_back(std::move(*key), std::move(*value));
+  }
+  return out;
+}
+
+std::optional<Result<TelemetryTopic>> ParseTelemetryTopic(std::string_view topic, std::string_view device_id) {
+  const std::string prefix = "devices/" + std::string(device_id) + "/messages/events";
+  if (!topic.starts_with(prefix)) return std::nullopt;
+  std::string_view bag = topic.substr(prefix.size());
+  if (!bag.empty() && bag.front() != '/') return std::nullopt;
+  if (!bag.empty()) bag.remove_prefix(1);
+  if (bag.ends_with('/')) bag.remove_suffix(1);  // module output events end with '/'
+
+  auto pairs = DecodePropertyBag(bag);
+  if (!pairs) return Result<TelemetryTopic>(Status::ArgumentInvalid("Malformed URL encoding in the property bag"));
+  TelemetryTopic t;
+  TelemetryMessage& m = t.message;
+  for (auto& [key, value] : *pairs) {
+    if (!key.starts_with("$.")) {
+      m.application_properties.emplace_back(std::move(key), std::move(value));
+    } else if (key == "$.mid") {
+      m.properties.message_id = value;
+    } else if (key == "$.cid") {
+      m.properties.correlation_id = value;
+    } else if (key == "$.uid") {
+      m.properties.user_id = value;
+    } else if (key == "$.ct") {
+      m.properties.content_type = value;
+    } else if (key == "$.ce") {
+      m.properties.content_encoding = value;
+    } else if (key == "$.exp") {
+      m.properties.absolute_expiry_time = value;
+    } else if (key == "$.ctime") {
+      m.creation_time = value;
+    } else if (key == "$.sub") {
+      m.component = value;
+    } else if (key == "$.ifid") {
+      m.interface_id = value;
+    }
+    // Other system properties ($.to, $.on, $.schema, diagnostics) do not travel with telemetry.
+  }
+  return Result<TelemetryTopic>(std::move(t));
+}
+
+std::optional<Feed> FeedOfFilter(std::string_view filter, std::string_view device_id) {
+  if (filter == "devices/" + std::string(device_id) + "/messages/devicebound/#") return Feed::kCloudToDevice;
+  if (filter == "$iothub/methods/POST/#") return Feed::kMethods;
+  if (filter == "$iothub/twin/res/#") return Feed::kTwinResponses;
+  if (filter == "$iothub/twin/PATCH/properties/desired/#") return Feed::kDesiredProperties;
+  return std::nullopt;
+}
+
+}  // namespace iothub::mqtt

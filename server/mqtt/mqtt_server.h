@@ -1,0 +1,57 @@
+// The device MQTT endpoint: MQTT 3.1.1 over TLS (8883) and, for debugging, an
+// optional plain-TCP listener. Connections are served by a small pool of Asio
+// threads (no thread per connection), each connection on its own strand.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/device_authenticator.h"
+#include "core/device_connections.h"
+#include "core/device_subscriptions.h"
+#include "core/event_log.h"
+#include "core/sas_authenticator.h"
+#include "tls/dev_certificates.h"
+
+namespace iothub::mqtt {
+
+struct MqttServices {
+  const DeviceAuthenticator& authenticator;
+  const SasAuthenticator& sas;  // for the host in the CONNECT user name
+  DeviceConnections& connections;
+  EventLog& event_log;
+  SubscriptionStore& subscriptions;
+};
+
+struct MqttOptions {
+  std::string tls_bind = "0.0.0.0";
+  int tls_port = 8883;
+  std::string plain_bind = "127.0.0.1";
+  int plain_port = 0;  // 0: no plain-TCP listener
+  int threads = 2;
+  size_t max_message_bytes = 256 * 1024;              // IoT Hub's D2C limit
+  std::chrono::seconds handshake_timeout{10};         // TLS handshake and CONNECT must be done by then
+  size_t max_in_flight = 1000;                        // appends awaiting commit before a connection stops reading
+};
+
+class MqttServer {
+ public:
+  MqttServer(const tls::TlsMaterial& tls, MqttServices services, MqttOptions options);
+  ~MqttServer();
+
+  // Binds the listeners; the reason when one cannot be bound.
+  std::optional<std::string> Bind();
+  void Start();
+  // Stops accepting and serving; connections are dropped.
+  void Stop();
+  int tls_port() const;
+  int plain_port() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace iothub::mqtt

@@ -1,0 +1,348 @@
+#include "mqtt/mqtt_session.h"
+
+#include <spdlog/spdlog.h>
+
+#include "mqtt/codec/mqtt_codec.h"
+#include "mqtt/iothub_topics.h"
+
+namespace iothub::mqtt {
+namespace {
+
+// IoT Hub allows 1.5 x the client's keep-alive, capped at 1767 s (spec §2.1).
+constexpr std::chrono::seconds kMaxKeepAliveAllowance{1767};
+constexpr size_t kMaxQueuedBytes = 4 * 1024 * 1024;  // a client that reads nothing is cut off
+constexpr auto kCloseGrace = std::chrono::seconds(5);  // to flush a last CONNACK before closing
+
+std::string PeerOf(const asio::ip::tcp::socket& socket) {
+  asio::error_code ec;
+  auto endpoint = socket.remote_endpoint(ec);
+  return ec ? "unknown peer" : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+}  // namespace
+
+MqttSession::MqttSession(asio::ip::tcp::socket socket, asio::ssl::context* tls, const MqttServices& services,
+                         const MqttOptions& options)
+    : services_(services),
+      options_(options),
+      stream_(std::in_place_type<asio::ip::tcp::socket>, std::move(socket)),
+      executor_(std::get<asio::ip::tcp::socket>(stream_).get_executor()),
+      timer_(executor_) {
+  auto& tcp = std::get<asio::ip::tcp::socket>(stream_);
+  peer_ = PeerOf(tcp);
+  tcp.set_option(asio::ip::tcp::no_delay(true));
+  if (tls) {
+    // emplace destroys the current alternative first: move the socket out before.
+    asio::ip::tcp::socket plain = std::move(tcp);
+    stream_.emplace<TlsStream>(std::move(plain), *tls);
+  }
+}
+
+void MqttSession::Start() {
+  last_received_ = std::chrono::steady_clock::now();
+  timer_.expires_after(options_.handshake_timeout);
+  timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    if (!ec && self->state_ < State::kConnected) self->Shutdown("no CONNECT in time", false, true);
+  });
+  if (auto* tls = std::get_if<TlsStream>(&stream_)) {
+    tls->async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](const asio::error_code& ec) {
+      if (ec) return self->Shutdown("TLS handshake failed: " + ec.message(), false, true);
+      if (self->state_ != State::kHandshake) return;
+      self->state_ = State::kAwaitConnect;
+      self->DoRead();
+    });
+  } else {
+    state_ = State::kAwaitConnect;
+    DoRead();
+  }
+}
+
+void MqttSession::Close(std::string_view reason) {
+  asio::post(executor_, [self = shared_from_this(), reason = std::string(reason)] {
+    self->Shutdown(reason, true, true);
+  });
+}
+
+void MqttSession::DoRead() {
+  if (reading_ || state_ >= State::kClosing) return;
+  // Telemetry not yet committed holds memory: past the limit, stop reading
+  // until commits catch up, which pushes back on the client through TCP.
+  if (in_flight_ >= options_.max_in_flight) return;
+  reading_ = true;
+  WithStream([this](auto& stream) {
+    stream.async_read_some(asio::buffer(read_chunk_),
+                           [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
+  });
+}
+
+void MqttSession::OnRead(const asio::error_code& ec, size_t n) {
+  reading_ = false;
+  if (ec) {
+    bool clean = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+    return Shutdown(clean ? "connection closed by the client" : "read failed: " + ec.message(), true, true);
+  }
+  last_received_ = std::chrono::steady_clock::now();
+  rx_.append(read_chunk_.data(), n);
+  ProcessInput();
+  DoRead();
+}
+
+void MqttSession::ProcessInput() {
+  // The largest packet: the biggest message plus a topic of up to 64 KiB and headers.
+  const size_t max_packet = options_.max_message_bytes + 65536 + 16;
+  size_t start = 0;
+  while (state_ == State::kAwaitConnect || state_ == State::kConnected) {
+    auto result = Decode(std::string_view(rx_).substr(start), max_packet);
+    if (auto* malformed = std::get_if<Malformed>(&result)) {
+      Shutdown("malformed MQTT packet: " + malformed->reason, true, true);
+      break;
+    }
+    if (std::holds_alternative<NeedMore>(result)) break;
+    auto& decoded = std::get<Decoded>(result);
+    start += decoded.consumed;
+    Handle(std::move(decoded.packet));
+  }
+  rx_.erase(0, start);
+  if (rx_.empty() && rx_.capacity() > 64 * 1024) rx_.shrink_to_fit();  // idle connections stay small
+}
+
+void MqttSession::Handle(Packet packet) {
+  if (auto* connect = std::get_if<Connect>(&packet)) return HandleConnect(*connect);
+  if (state_ != State::kConnected) return Shutdown("the first packet was not CONNECT", false, true);
+  if (auto* publish = std::get_if<Publish>(&packet)) return HandlePublish(*publish);
+  if (auto* subscribe = std::get_if<Subscribe>(&packet)) return HandleSubscribe(*subscribe);
+  if (auto* unsubscribe = std::get_if<Unsubscribe>(&packet)) return HandleUnsubscribe(*unsubscribe);
+  if (std::holds_alternative<Pingreq>(packet)) return Send(Pingresp{});
+  if (std::holds_alternative<Puback>(packet)) return;  // nothing is sent at QoS 1 yet
+  if (std::holds_alternative<Disconnect>(packet)) return Shutdown("the client disconnected", false);
+  Shutdown("unexpected packet from a client", true, true);
+}
+
+void MqttSession::RefuseConnect(ConnectReturnCode code, const std::string& why) {
+  spdlog::info("MQTT {} refused (CONNACK {}): {}", peer_, static_cast<int>(code), why);
+  Send(Connack{false, code});
+  Shutdown(why, false);
+}
+
+void MqttSession::HandleConnect(Connect& c) {
+  if (state_ != State::kAwaitConnect) return Shutdown("a second CONNECT", true, true);
+  if (c.protocol_name != "MQTT" || c.protocol_level != 4) {
+    return RefuseConnect(ConnectReturnCode::kUnacceptableProtocolVersion, "IoT Hub speaks MQTT 3.1.1 only");
+  }
+  if (c.client_id.empty()) return RefuseConnect(ConnectReturnCode::kIdentifierRejected, "empty client id");
+  if (!c.username || !c.password) {
+    return RefuseConnect(ConnectReturnCode::kBadUserNameOrPassword,
+                         "a user name {host}/{deviceId}/?api-version=... and a SAS token as password are required");
+  }
+  auto username = ParseUsername(*c.username);
+  if (!username) {
+    return RefuseConnect(ConnectReturnCode::kBadUserNameOrPassword, "malformed user name '" + *c.username + "'");
+  }
+  if (ClientIdOf(*username) != c.client_id) {
+    return RefuseConnect(ConnectReturnCode::kNotAuthorized,
+                         "client id '" + c.client_id + "' is not the identity in the user name");
+  }
+  if (!services_.sas.IsOwnHost(username->host)) {
+    return RefuseConnect(ConnectReturnCode::kNotAuthorized, "user name host '" + username->host + "' is not this hub");
+  }
+  auto device = services_.authenticator.Authenticate(username->device_id, username->module_id, *c.password);
+  if (!device.ok()) return RefuseConnect(ConnectReturnCode::kNotAuthorized, device.status().message());
+
+  client_id_ = c.client_id;
+  connection_ = ConnectionInfo{std::move(device).value(), username->model_id};
+  token_expiry_ = Clock::time_point(std::chrono::seconds(connection_->device.token_expiry));
+  clean_session_ = c.clean_session;
+  if (c.keep_alive_seconds > 0) {
+    keep_alive_allowance_ = std::min(kMaxKeepAliveAllowance, std::chrono::seconds(c.keep_alive_seconds * 3 / 2));
+  }
+  if (c.will) {
+    if (ParseTelemetryTopic(c.will->topic, connection_->device.device_id)) {
+      will_ = std::move(c.will);
+    } else {
+      spdlog::warn("MQTT {}: ignoring will on '{}': only the device's telemetry topic takes one", client_id_,
+                   c.will->topic);
+    }
+  }
+
+  bool session_present = false;
+  try {
+    if (clean_session_) {
+      services_.subscriptions.Save(client_id_, {});
+    } else {
+      subscriptions_ = services_.subscriptions.Load(client_id_);
+      session_present = !subscriptions_.empty();
+    }
+  } catch (const std::exception& e) {
+    return RefuseConnect(ConnectReturnCode::kServerUnavailable, std::string("session store failed: ") + e.what());
+  }
+
+  state_ = State::kConnected;
+  services_.connections.Attach(connection_->device.device_id, shared_from_this());
+  Send(Connack{session_present, ConnectReturnCode::kAccepted});
+  spdlog::info("MQTT {} connected from {} ({}, keep-alive {} s, clean session {})", client_id_, peer_,
+               std::holds_alternative<TlsStream>(stream_) ? "TLS" : "plain TCP", c.keep_alive_seconds,
+               clean_session_);
+  ArmTimer();
+}
+
+void MqttSession::HandlePublish(Publish& p) {
+  if (p.qos == 2) return Shutdown("QoS 2 is not supported by IoT Hub", true, true);
+  if (p.payload.size() > options_.max_message_bytes) {
+    return Shutdown("message of " + std::to_string(p.payload.size()) + " bytes exceeds the limit of " +
+                        std::to_string(options_.max_message_bytes),
+                    true, true);
+  }
+  auto telemetry = ParseTelemetryTopic(p.topic, connection_->device.device_id);
+  if (!telemetry) return Shutdown("publishing to '" + p.topic + "' is not allowed", true, true);
+  if (!telemetry->ok()) return Shutdown(telemetry->status().message() + " in '" + p.topic + "'", true, true);
+
+  TelemetryMessage message = std::move(telemetry->value().message);
+  message.body = std::move(p.payload);
+  // IoT Hub stores no retained messages; it marks them instead (spec §2.5).
+  if (p.retain) message.application_properties.emplace_back("mqtt-retain", "true");
+  AppendTelemetry(std::move(message), p.qos, p.packet_id, "Telemetry");
+}
+
+void MqttSession::AppendTelemetry(TelemetryMessage message, uint8_t qos, uint16_t packet_id, const char* source) {
+  Event event = MakeTelemetryEvent(*connection_, std::move(message), source);
+  ++in_flight_;
+  services_.event_log.Append(std::move(event), [self = shared_from_this(), qos, packet_id](const Status& status) {
+    asio::post(self->executor_, [self, qos, packet_id, status] {
+      --self->in_flight_;
+      if (!status.ok()) return self->Shutdown(status.message(), false, true);
+      if (qos == 1) self->Send(Puback{packet_id});
+      self->DoRead();  // in case reading paused at the in-flight limit
+    });
+  });
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_activity_noted_ > std::chrono::seconds(1)) {
+    last_activity_noted_ = now;
+    services_.connections.NoteActivity(connection_->device.device_id);
+  }
+}
+
+void MqttSession::HandleSubscribe(const Subscribe& s) {
+  Suback ack{s.packet_id, {}};
+  for (const auto& [filter, qos] : s.filters) {
+    auto feed = FeedOfFilter(filter, connection_->device.device_id);
+    // IoT Hub disconnects rather than refusing one filter (spec §2.5).
+    if (!feed) return Shutdown("subscribing to '" + filter + "' is not allowed", true, true);
+    uint8_t granted = std::min<uint8_t>(qos, 1);
+    subscriptions_[*feed] = granted;
+    ack.return_codes.push_back(granted);
+  }
+  if (!clean_session_) {
+    try {
+      services_.subscriptions.Save(client_id_, subscriptions_);
+    } catch (const std::exception& e) {
+      return Shutdown(std::string("session store failed: ") + e.what(), true, true);
+    }
+  }
+  Send(ack);
+}
+
+void MqttSession::HandleUnsubscribe(const Unsubscribe& u) {
+  for (const auto& filter : u.filters) {
+    if (auto feed = FeedOfFilter(filter, connection_->device.device_id)) subscriptions_.erase(*feed);
+  }
+  if (!clean_session_) {
+    try {
+      services_.subscriptions.Save(client_id_, subscriptions_);
+    } catch (const std::exception& e) {
+      return Shutdown(std::string("session store failed: ") + e.what(), true, true);
+    }
+  }
+  Send(Unsuback{u.packet_id});
+}
+
+void MqttSession::Send(const Packet& packet) {
+  if (state_ == State::kClosed) return;
+  std::string bytes = Encode(packet);
+  tx_bytes_ += bytes.size();
+  tx_.push_back(std::move(bytes));
+  if (tx_bytes_ > kMaxQueuedBytes) return Shutdown("the client does not read what it is sent", false, true);
+  DoWrite();
+}
+
+void MqttSession::DoWrite() {
+  if (writing_ || tx_.empty() || state_ == State::kClosed) return;
+  writing_ = true;
+  WithStream([this](auto& stream) {
+    asio::async_write(stream, asio::buffer(tx_.front()),
+                      [self = shared_from_this()](const asio::error_code& ec, size_t) {
+                        self->writing_ = false;
+                        if (self->state_ == State::kClosed) return;
+                        if (ec) return self->Shutdown("write failed: " + ec.message(), true, true);
+                        self->tx_bytes_ -= self->tx_.front().size();
+                        self->tx_.pop_front();
+                        if (self->tx_.empty() && self->state_ == State::kClosing) return self->CloseSocket();
+                        self->DoWrite();
+                      });
+  });
+}
+
+void MqttSession::ArmTimer() {
+  if (state_ != State::kConnected) return;
+  auto now_steady = std::chrono::steady_clock::now();
+  auto token_left = token_expiry_ - Clock::now();
+  auto deadline = now_steady + std::chrono::duration_cast<std::chrono::steady_clock::duration>(token_left);
+  if (keep_alive_allowance_.count() > 0) deadline = std::min(deadline, last_received_ + keep_alive_allowance_);
+  timer_.expires_at(deadline);
+  timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    if (!ec) self->OnTimer();
+  });
+}
+
+void MqttSession::OnTimer() {
+  if (state_ != State::kConnected) return;
+  if (Clock::now() >= token_expiry_) return Shutdown("its SAS token expired", true, true);
+  if (keep_alive_allowance_.count() > 0 &&
+      std::chrono::steady_clock::now() - last_received_ >= keep_alive_allowance_) {
+    return Shutdown("keep-alive timeout: nothing received for " + std::to_string(keep_alive_allowance_.count()) + " s",
+                    true, true);
+  }
+  ArmTimer();
+}
+
+void MqttSession::Shutdown(const std::string& reason, bool publish_will, bool now) {
+  if (state_ == State::kClosed || (state_ == State::kClosing && !now)) return;
+  const bool was_connected = state_ == State::kConnected;
+  state_ = State::kClosing;
+  if (was_connected) {
+    spdlog::info("MQTT {} disconnected: {}", client_id_, reason);
+    services_.connections.Detach(connection_->device.device_id, this);
+    if (publish_will && will_) {
+      // Stored as telemetry marked as a will (spec §2.2).
+      if (auto topic = ParseTelemetryTopic(will_->topic, connection_->device.device_id); topic && topic->ok()) {
+        TelemetryMessage message = std::move(topic->value().message);
+        message.body = std::move(will_->payload);
+        message.application_properties.emplace_back("iothub-MessageType", "Will");
+        AppendTelemetry(std::move(message), 0, 0, "Telemetry");
+      }
+    }
+    will_.reset();
+  } else {
+    spdlog::debug("MQTT {} closed: {}", peer_, reason);
+  }
+  if (now || tx_.empty()) return CloseSocket();
+  // Let the last packets (a refusing CONNACK) go out, but not for long.
+  timer_.expires_after(kCloseGrace);
+  timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    if (!ec) self->CloseSocket();
+  });
+}
+
+void MqttSession::CloseSocket() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  timer_.cancel();
+  WithStream([](auto& stream) {
+    asio::error_code ignored;
+    stream.lowest_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    stream.lowest_layer().close(ignored);
+  });
+  tx_.clear();
+  rx_.clear();
+}
+
+}  // namespace iothub::mqtt

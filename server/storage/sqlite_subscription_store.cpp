@@ -1,0 +1,33 @@
+#include "storage/sqlite_subscription_store.h"
+
+namespace iothub::storage {
+
+Subscriptions SqliteSubscriptionStore::Load(const std::string& client_id) {
+  auto lock = db_.Lock();
+  Statement s(db_.handle(), "SELECT feed, qos FROM device_subscriptions WHERE client_id = ?");
+  s.Bind(1, client_id);
+  Subscriptions out;
+  while (s.Step()) {
+    if (auto feed = ParseFeed(s.Text(0))) out[*feed] = static_cast<uint8_t>(s.Int(1));
+  }
+  return out;
+}
+
+void SqliteSubscriptionStore::Save(const std::string& client_id, const Subscriptions& subscriptions) {
+  auto lock = db_.Lock();
+  db_.Exec("BEGIN IMMEDIATE");
+  try {
+    Statement clear(db_.handle(), "DELETE FROM device_subscriptions WHERE client_id = ?");
+    clear.Bind(1, client_id).Run();
+    for (const auto& [feed, qos] : subscriptions) {
+      Statement insert(db_.handle(), "INSERT INTO device_subscriptions (client_id, feed, qos) VALUES (?, ?, ?)");
+      insert.Bind(1, client_id).Bind(2, std::string_view(ToString(feed))).Bind(3, int64_t{qos}).Run();
+    }
+    db_.Exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+}  // namespace iothub::storage
