@@ -90,7 +90,11 @@ std::string TestCaPath() { return std::string(TEST_DATA_DIR) + "/certs/ca.pem"; 
 
 EmulatorProcess::EmulatorProcess(std::vector<std::string> extra_args, std::optional<std::string> data_dir) {
   https_port_ = FreePort();
+  mqtt_port_ = FreePort();
+  mqtt_plain_port_ = FreePort();
   std::vector<std::string> args = {"--https-port", std::to_string(https_port_), "--https-bind", "127.0.0.1",
+                                   "--mqtt-port", std::to_string(mqtt_port_), "--mqtt-bind", "127.0.0.1",
+                                   "--mqtt-plain-port", std::to_string(mqtt_plain_port_),
                                    "--tls-cert", std::string(TEST_DATA_DIR) + "/certs/server.pem",
                                    "--tls-key", std::string(TEST_DATA_DIR) + "/certs/server.key"};
   if (data_dir) {

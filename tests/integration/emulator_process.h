@@ -33,6 +33,8 @@ class EmulatorProcess {
   // SIGTERM and wait; returns the exit status.
   int Stop();
   int https_port() const { return https_port_; }
+  int mqtt_port() const { return mqtt_port_; }        // MQTT over TLS
+  int mqtt_plain_port() const { return mqtt_plain_port_; }
   std::string Log() const;
 
   // A client that verifies the server against the development CA.
@@ -51,6 +53,8 @@ class EmulatorProcess {
 
   pid_t pid_ = -1;
   int https_port_ = 0;
+  int mqtt_port_ = 0;
+  int mqtt_plain_port_ = 0;
   std::string log_path_;
 };
 

@@ -43,7 +43,7 @@ TEST_CASE("Registry API: create with service-generated keys returns IoT Hub's De
   CHECK(Body(got) == d);
 }
 
-TEST_CASE("Registry API: create with given keys keeps them; a second create is 409 DeviceAlreadyExists") {
+TEST_CASE("Registry API: create with given keys keeps them and a second create is 409 DeviceAlreadyExists") {
   EmulatorProcess hub;
   std::string body = R"({"deviceId":"dev1","authentication":{"symmetricKey":{"primaryKey":")" + kKeyA +
                      R"(","secondaryKey":")" + kKeyB + R"("}}})";
@@ -141,7 +141,7 @@ TEST_CASE("Registry API: bad input is a 400 in IoT Hub's form and writes nothing
   CHECK(hub.Get("/health")->status == 200);  // and the server is still there
 }
 
-TEST_CASE("Registry API: list honours top; statistics count devices") {
+TEST_CASE("Registry API: list honours top and statistics count devices") {
   EmulatorProcess hub;
   for (const char* id : {"a", "b", "c"}) REQUIRE(hub.Put(std::string("/devices/") + id, "{}")->status == 200);
   REQUIRE(hub.Put("/devices/d", R"({"status":"disabled"})")->status == 200);

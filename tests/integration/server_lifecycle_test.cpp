@@ -53,7 +53,8 @@ TEST_CASE("Lifecycle: a database from a newer emulator is refused, not touched")
   sqlite3_exec(db, "PRAGMA user_version = 999", nullptr, nullptr, nullptr);
   sqlite3_close(db);
 
-  auto [status, output] = RunEmulatorToExit({"--data-dir", dir, "--https-port", std::to_string(FreePort())});
+  auto [status, output] = RunEmulatorToExit({"--data-dir", dir, "--https-port", std::to_string(FreePort()),
+                                             "--mqtt-port", std::to_string(FreePort())});
   CHECK(status == 1);
   CHECK(output.find("schema version 999") != std::string::npos);
 }
@@ -69,7 +70,8 @@ TEST_CASE("Lifecycle: a port in use is named, with the reason and the fix") {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   const std::string port = std::to_string(ntohs(addr.sin_port));
 
-  auto [status, output] = RunEmulatorToExit({"--in-memory", "--https-bind", "127.0.0.1", "--https-port", port});
+  auto [status, output] = RunEmulatorToExit({"--in-memory", "--https-bind", "127.0.0.1", "--https-port", port,
+                                             "--mqtt-port", std::to_string(FreePort())});
   ::close(fd);
   CHECK(status == 1);
   CHECK(output.find("127.0.0.1:" + port + " is already in use") != std::string::npos);
@@ -90,6 +92,7 @@ TEST_CASE("Lifecycle: as a normal user the default port 443 falls back to 8443 w
   std::filesystem::permissions(dir, std::filesystem::perms::all);
   const std::string binary = dir + "/iothub-emulator";
   std::filesystem::copy_file(EMULATOR_BINARY, binary);
+  const std::string mqtt_port = std::to_string(FreePort());
   pid_t pid = ::fork();
   const std::string log = dir + "/emulator.log";
   if (pid == 0) {
@@ -97,7 +100,7 @@ TEST_CASE("Lifecycle: as a normal user the default port 443 falls back to 8443 w
     ::dup2(fd, 1);
     ::dup2(fd, 2);
     ::execlp("setpriv", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", binary.c_str(),
-             "--data-dir", (dir + "/data").c_str(), nullptr);
+             "--data-dir", (dir + "/data").c_str(), "--mqtt-port", mqtt_port.c_str(), nullptr);
     ::_exit(127);
   }
   bool healthy = false;

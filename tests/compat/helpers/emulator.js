@@ -4,6 +4,7 @@
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const https = require('node:https');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 
@@ -43,9 +44,24 @@ function healthy() {
   });
 }
 
-// Starts the emulator on 443 with the test certificates; resolves once /health answers.
-async function startEmulator({ dataDir } = {}) {
-  const args = ['--https-port', '443', '--https-bind', '127.0.0.1',
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// Starts the emulator on 443 with the test certificates; resolves once /health
+// answers. MQTT is on the real 8883 unless a port is given (the device SDK
+// honours a port in HostName, and 0 picks a free one).
+async function startEmulator({ dataDir, mqttPort = 8883 } = {}) {
+  if (mqttPort === 0) mqttPort = await freePort();
+  const args = ['--https-port', '443', '--https-bind', '127.0.0.1', '--mqtt-port', String(mqttPort),
+    '--mqtt-bind', '127.0.0.1',
     '--tls-cert', path.join(testData, 'certs', 'server.pem'),
     '--tls-key', path.join(testData, 'certs', 'server.key')];
   args.push(...(dataDir ? ['--data-dir', dataDir] : ['--in-memory']));
@@ -62,6 +78,7 @@ async function startEmulator({ dataDir } = {}) {
     }
     if (await healthy()) {
       return {
+        mqttPort,
         log: () => log,
         async stop() {
           child.kill('SIGTERM');
@@ -75,4 +92,19 @@ async function startEmulator({ dataDir } = {}) {
   throw new Error(`the emulator did not become healthy:\n${log}`);
 }
 
-module.exports = { startEmulator, hubConnectionString, freshDataDir, policyKeys, tmpdir: os.tmpdir };
+// GET on the emulator's REST API with the owner's token; resolves to the parsed JSON body.
+function getJson(path) {
+  const { SharedAccessSignature } = require('azure-iothub');
+  const token = SharedAccessSignature.create('localhost', 'iothubowner', policyKeys.iothubowner,
+    Math.ceil(Date.now() / 1000) + 3600).toString();
+  return new Promise((resolve, reject) => {
+    https.get({ host: 'localhost', port: 443, path, headers: { Authorization: token } }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body))
+        : reject(new Error(`${path}: ${res.statusCode} ${body}`))));
+    }).on('error', reject);
+  });
+}
+
+module.exports = { startEmulator, hubConnectionString, freshDataDir, policyKeys, getJson, tmpdir: os.tmpdir };

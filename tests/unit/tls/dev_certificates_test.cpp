@@ -60,7 +60,7 @@ TEST_CASE("Dev certificates: the server certificate verifies against the CA for 
   CHECK_FALSE(Verifies(m, "example.com"));
 }
 
-TEST_CASE("Dev certificates: made once, then reused; a new host name renews only the server certificate") {
+TEST_CASE("Dev certificates: made once, then reused, and a new host name renews only the server certificate") {
   auto dir = TempDir();
   auto first = LoadOrCreateDevCertificates(dir, {});
   CHECK(first.created);

@@ -1,0 +1,66 @@
+// The official azure-iot-device client over MQTT (azure-iot-device-mqtt),
+// unmodified, sending telemetry to the emulator (issue: device MQTT endpoint).
+'use strict';
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { Client, Message } = require('azure-iot-device');
+const { Mqtt } = require('azure-iot-device-mqtt');
+const { Registry } = require('azure-iothub');
+const { startEmulator, hubConnectionString, getJson } = require('./helpers/emulator');
+
+let hub;
+let deviceConnectionString;
+before(async () => {
+  hub = await startEmulator();
+  const registry = Registry.fromConnectionString(hubConnectionString());
+  const device = (await registry.create({ deviceId: 'node-device' })).responseBody;
+  deviceConnectionString =
+    `HostName=localhost;DeviceId=node-device;SharedAccessKey=${device.authentication.symmetricKey.primaryKey}`;
+});
+after(async () => { if (hub) await hub.stop(); });
+
+test('sendEvent over MQTT lands in the event log with its ids, content type and properties', async () => {
+  const client = Client.fromConnectionString(deviceConnectionString, Mqtt);
+  await client.open();
+  for (let i = 0; i < 3; i++) {
+    const message = new Message(JSON.stringify({ deviceId: 'node-device', windSpeed: 10 + i }));
+    message.messageId = `msg-${i}`;
+    message.correlationId = `corr ${i}`;
+    message.contentType = 'application/json';
+    message.contentEncoding = 'utf-8';
+    message.properties.add('temperatureAlert', i === 2 ? 'true' : 'false');
+    message.properties.add('a&b', 'x=y/z');
+    await client.sendEvent(message);  // resolves on PUBACK, i.e. once the event is stored
+  }
+  await client.close();
+
+  const events = await getJson('/emulator/events?deviceId=node-device');
+  assert.equal(events.length, 3);
+  events.forEach((event, i) => {
+    assert.deepEqual(event.body, { deviceId: 'node-device', windSpeed: 10 + i });
+    assert.deepEqual(event.properties, {
+      messageId: `msg-${i}`, correlationId: `corr ${i}`, contentType: 'application/json', contentEncoding: 'utf-8',
+    });
+    assert.deepEqual(event.applicationProperties, { temperatureAlert: i === 2 ? 'true' : 'false', 'a&b': 'x=y/z' });
+    assert.equal(event.annotations['iothub-connection-device-id'], 'node-device');
+    assert.equal(event.annotations['iothub-message-source'], 'Telemetry');
+    assert.equal(JSON.parse(event.annotations['iothub-connection-auth-method']).scope, 'device');
+    if (i > 0) assert.equal(event.sequenceNumber, events[i - 1].sequenceNumber + 1);
+  });
+});
+
+test('the registry shows the device connected while its client is open', async () => {
+  const registry = Registry.fromConnectionString(hubConnectionString());
+  const client = Client.fromConnectionString(deviceConnectionString, Mqtt);
+  await client.open();
+  assert.equal((await registry.get('node-device')).responseBody.connectionState, 'Connected');
+  await client.close();
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal((await registry.get('node-device')).responseBody.connectionState, 'Disconnected');
+});
+
+test('a wrong key fails to open with UnauthorizedError', async () => {
+  const wrong = deviceConnectionString.replace(/SharedAccessKey=.*/, `SharedAccessKey=${Buffer.alloc(32, 7).toString('base64')}`);
+  const client = Client.fromConnectionString(wrong, Mqtt);
+  await assert.rejects(client.open(), (err) => err.name === 'UnauthorizedError');
+});

@@ -1,0 +1,81 @@
+#include "mqtt/iothub_topics.h"
+
+#include <doctest/doctest.h>
+
+namespace iothub::mqtt {
+
+TEST_CASE("IoT Hub MQTT: user names in the SDKs' forms") {
+  auto node = ParseUsername(
+      "localhost:18883/dev1/?api-version=2021-04-12&model-id=dtmi:com:example:Thermostat;1&DeviceClientType="
+      "azure-iot-device%2F1.18.4%20(node%20v20.20.2%3B%20Debian%2012%3B%20x64)");
+  REQUIRE(node);
+  CHECK(node->host == "localhost:18883");
+  CHECK(node->device_id == "dev1");
+  CHECK_FALSE(node->module_id);
+  CHECK(node->model_id == "dtmi:com:example:Thermostat;1");
+
+  auto old_c = ParseUsername("myhub.azure-devices.net/dev2/api-version=2016-11-14&DeviceClientType=iothubclient");
+  REQUIRE(old_c);
+  CHECK(old_c->device_id == "dev2");
+
+  auto module = ParseUsername("h/dev3/mod1/?api-version=2021-04-12");
+  REQUIRE(module);
+  CHECK(module->module_id == "mod1");
+  CHECK(ClientIdOf(*module) == "dev3/mod1");
+
+  auto bare = ParseUsername("h/dev4");
+  REQUIRE(bare);
+  CHECK(bare->device_id == "dev4");
+  for (const char* bad : {"", "nohost", "/dev1/?api-version=1", "h//?api-version=1", "h/d/m/x/?a=1"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(ParseUsername(bad));
+  }
+}
+
+TEST_CASE("IoT Hub MQTT: the Node SDK's captured telemetry topic decodes to its properties") {
+  auto t = ParseTelemetryTopic(
+      "devices/dev1/messages/events/%24.mid=m-1&%24.cid=c%201&%24.ct=application%2Fjson&%24.ce=utf-8&"
+      "%24.exp=2030-01-01T00%3A00%3A00.000Z&alert=high%20temp&a%26b=x%3Dy%2Fz",
+      "dev1");
+  REQUIRE(t);
+  REQUIRE(t->ok());
+  const TelemetryMessage& m = t->value().message;
+  CHECK(m.properties.message_id == "m-1");
+  CHECK(m.properties.correlation_id == "c 1");
+  CHECK(m.properties.content_type == "application/json");
+  CHECK(m.properties.content_encoding == "utf-8");
+  CHECK(m.properties.absolute_expiry_time == "2030-01-01T00:00:00.000Z");
+  CHECK(m.application_properties == Properties{{"alert", "high temp"}, {"a&b", "x=y/z"}});
+}
+
+TEST_CASE("IoT Hub MQTT: telemetry topics belong to their own device only") {
+  CHECK(ParseTelemetryTopic("devices/dev1/messages/events/", "dev1"));
+  CHECK(ParseTelemetryTopic("devices/dev1/messages/events", "dev1"));
+  CHECK(ParseTelemetryTopic("devices/dev1/messages/events/%24.on=out/", "dev1"));  // Edge output form
+  CHECK_FALSE(ParseTelemetryTopic("devices/dev2/messages/events/", "dev1"));
+  CHECK_FALSE(ParseTelemetryTopic("devices/dev10/messages/events/", "dev1"));
+  CHECK_FALSE(ParseTelemetryTopic("devices/dev1/messages/eventsX", "dev1"));
+  CHECK_FALSE(ParseTelemetryTopic("$iothub/twin/GET/?$rid=1", "dev1"));
+  auto broken = ParseTelemetryTopic("devices/dev1/messages/events/a=%zz", "dev1");
+  REQUIRE(broken);
+  CHECK_FALSE(broken->ok());
+
+  auto extras = ParseTelemetryTopic("devices/d/messages/events/%24.ctime=2020&%24.sub=thermo&%24.ifid=urn%3Ax&flag", "d");
+  REQUIRE(extras);
+  CHECK(extras->value().message.creation_time == "2020");
+  CHECK(extras->value().message.component == "thermo");
+  CHECK(extras->value().message.interface_id == "urn:x");
+  CHECK(extras->value().message.application_properties == Properties{{"flag", ""}});
+}
+
+TEST_CASE("IoT Hub MQTT: only IoT Hub's topic filters, for the device's own topics") {
+  CHECK(FeedOfFilter("devices/dev1/messages/devicebound/#", "dev1") == Feed::kCloudToDevice);
+  CHECK(FeedOfFilter("$iothub/methods/POST/#", "dev1") == Feed::kMethods);
+  CHECK(FeedOfFilter("$iothub/twin/res/#", "dev1") == Feed::kTwinResponses);
+  CHECK(FeedOfFilter("$iothub/twin/PATCH/properties/desired/#", "dev1") == Feed::kDesiredProperties);
+  CHECK_FALSE(FeedOfFilter("devices/dev2/messages/devicebound/#", "dev1"));
+  CHECK_FALSE(FeedOfFilter("#", "dev1"));
+  CHECK_FALSE(FeedOfFilter("devices/+/messages/devicebound/#", "dev1"));
+}
+
+}  // namespace iothub::mqtt
