@@ -6,7 +6,7 @@ ARGS ?=
 SETUP_FLAGS ?=
 COMPAT := tests/compat
 
-.PHONY: all setup configure build run test unit integration compat clean
+.PHONY: all setup configure build run test bench clean
 
 all: build
 
@@ -33,6 +33,11 @@ test: build $(COMPAT)/node_modules/.package-lock.json
 	  sudo setcap cap_net_bind_service=+ep $(BUILD_DIR)/iothub-emulator; \
 	fi
 	@cd $(BUILD_DIR) && ctest -j $(JOBS) --output-on-failure
+
+# Prints throughput and memory figures (bench/README.md). BENCH_ARGS="--devices 4 --idle 1000".
+BENCH_ARGS ?=
+bench: build
+	$(BUILD_DIR)/mqtt-bench --emulator $(BUILD_DIR)/iothub-emulator $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR)

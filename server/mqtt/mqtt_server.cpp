@@ -13,7 +13,7 @@ namespace iothub::mqtt {
 struct MqttServer::Impl {
   Impl(MqttServices s, MqttOptions o) : services(s), options(std::move(o)) {}
 
-  void Accept(asio::ip::tcp::acceptor& acceptor, asio::ssl::context* tls) {
+  void Accept(asio::ip::tcp::acceptor& acceptor, SSL_CTX* tls) {
     acceptor.async_accept(asio::make_strand(io), [this, &acceptor, tls](const asio::error_code& ec,
                                                                          asio::ip::tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
@@ -43,7 +43,7 @@ struct MqttServer::Impl {
   MqttServices services;
   MqttOptions options;
   asio::io_context io;
-  asio::ssl::context tls{asio::ssl::context::tls_server};
+  SSL_CTX* tls = SSL_CTX_new(TLS_server_method());
   asio::ip::tcp::acceptor tls_acceptor{io};
   asio::ip::tcp::acceptor plain_acceptor{io};
   std::vector<std::thread> threads;
@@ -52,13 +52,21 @@ struct MqttServer::Impl {
 
 MqttServer::MqttServer(const tls::TlsMaterial& tls, MqttServices services, MqttOptions options)
     : impl_(std::make_unique<Impl>(services, std::move(options))) {
-  SSL_CTX* ctx = impl_->tls.native_handle();
+  SSL_CTX* ctx = impl_->tls;
   if (!tls::ConfigureServerContext(*ctx, tls)) throw std::runtime_error("the TLS certificate or key could not be loaded");
   // Idle connections give their TLS buffers back: thousands of devices sit idle.
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  // Devices reconnect rarely: a server-side session cache would keep memory per
+  // connection for resumptions that seldom come. (TLS 1.3 tickets stay on: they
+  // are stateless, and without them libmosquitto clients wait ~40 ms on delayed
+  // ACKs before their CONNECT goes out.)
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 }
 
-MqttServer::~MqttServer() { Stop(); }
+MqttServer::~MqttServer() {
+  Stop();
+  SSL_CTX_free(impl_->tls);
+}
 
 std::optional<std::string> MqttServer::Bind() {
   if (auto error = impl_->Listen(impl_->tls_acceptor, impl_->options.tls_bind, impl_->options.tls_port, "--mqtt-port")) {
@@ -72,7 +80,7 @@ std::optional<std::string> MqttServer::Bind() {
 }
 
 void MqttServer::Start() {
-  impl_->Accept(impl_->tls_acceptor, &impl_->tls);
+  impl_->Accept(impl_->tls_acceptor, impl_->tls);
   if (impl_->plain_acceptor.is_open()) impl_->Accept(impl_->plain_acceptor, nullptr);
   impl_->work.emplace(impl_->io.get_executor());
   for (int i = 0; i < std::max(1, impl_->options.threads); ++i) {

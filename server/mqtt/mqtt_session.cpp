@@ -21,21 +21,15 @@ std::string PeerOf(const asio::ip::tcp::socket& socket) {
 
 }  // namespace
 
-MqttSession::MqttSession(asio::ip::tcp::socket socket, asio::ssl::context* tls, const MqttServices& services,
+MqttSession::MqttSession(asio::ip::tcp::socket socket, SSL_CTX* tls, const MqttServices& services,
                          const MqttOptions& options)
-    : services_(services),
-      options_(options),
-      stream_(std::in_place_type<asio::ip::tcp::socket>, std::move(socket)),
-      executor_(std::get<asio::ip::tcp::socket>(stream_).get_executor()),
+    : services_(services), options_(options), socket_(std::move(socket)), executor_(socket_.get_executor()),
       timer_(executor_) {
-  auto& tcp = std::get<asio::ip::tcp::socket>(stream_);
-  peer_ = PeerOf(tcp);
-  tcp.set_option(asio::ip::tcp::no_delay(true));
-  if (tls) {
-    // emplace destroys the current alternative first: move the socket out before.
-    asio::ip::tcp::socket plain = std::move(tcp);
-    stream_.emplace<TlsStream>(std::move(plain), *tls);
-  }
+  peer_ = PeerOf(socket_);
+  asio::error_code ignored;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  socket_.non_blocking(true, ignored);
+  if (tls) tls_ = std::make_unique<tls::TlsChannel>(tls, socket_.native_handle());
 }
 
 void MqttSession::Start() {
@@ -44,17 +38,32 @@ void MqttSession::Start() {
   timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
     if (!ec && self->state_ < State::kConnected) self->Shutdown("no CONNECT in time", false, true);
   });
-  if (auto* tls = std::get_if<TlsStream>(&stream_)) {
-    tls->async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](const asio::error_code& ec) {
-      if (ec) return self->Shutdown("TLS handshake failed: " + ec.message(), false, true);
-      if (self->state_ != State::kHandshake) return;
-      self->state_ = State::kAwaitConnect;
-      self->DoRead();
-    });
-  } else {
+  if (tls_) return DoHandshake();
+  state_ = State::kAwaitConnect;
+  DoRead();
+}
+
+void MqttSession::DoHandshake() {
+  if (state_ != State::kHandshake) return;
+  auto io = tls_->Handshake();
+  if (io == tls::TlsChannel::Io::kDone) {
     state_ = State::kAwaitConnect;
-    DoRead();
+    return DoRead();
   }
+  if (io == tls::TlsChannel::Io::kWantRead || io == tls::TlsChannel::Io::kWantWrite) {
+    return WaitFor(io, &MqttSession::DoHandshake);
+  }
+  Shutdown("TLS handshake failed: " + (io == tls::TlsChannel::Io::kClosed ? "closed by the client" : tls_->error()),
+           false, true);
+}
+
+void MqttSession::WaitFor(tls::TlsChannel::Io want, void (MqttSession::*next)()) {
+  auto type = want == tls::TlsChannel::Io::kWantWrite ? asio::socket_base::wait_write : asio::socket_base::wait_read;
+  socket_.async_wait(type, [self = shared_from_this(), next](const asio::error_code& ec) {
+    if (self->state_ == State::kClosed) return;
+    if (ec) return self->Shutdown("socket wait failed: " + ec.message(), true, true);
+    ((*self).*next)();
+  });
 }
 
 void MqttSession::Close(std::string_view reason) {
@@ -69,21 +78,43 @@ void MqttSession::DoRead() {
   // until commits catch up, which pushes back on the client through TCP.
   if (in_flight_ >= options_.max_in_flight) return;
   reading_ = true;
-  WithStream([this](auto& stream) {
-    stream.async_read_some(asio::buffer(read_chunk_),
-                           [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->OnRead(ec, n); });
-  });
+  if (tls_ && tls_->HasBufferedInput()) {
+    return asio::post(executor_, [self = shared_from_this()] { self->OnReadable(); });
+  }
+  WaitFor(tls::TlsChannel::Io::kWantRead, &MqttSession::OnReadable);
 }
 
-void MqttSession::OnRead(const asio::error_code& ec, size_t n) {
+void MqttSession::OnReadable() {
   reading_ = false;
-  if (ec) {
-    bool clean = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
-    return Shutdown(clean ? "connection closed by the client" : "read failed: " + ec.message(), true, true);
+  if (state_ >= State::kClosing) return;
+  char buffer[16384];
+  size_t total = 0;
+  // Take what is there (up to a bound, so one busy device cannot hog the thread).
+  while (total < 4 * sizeof buffer) {
+    size_t n = 0;
+    if (tls_) {
+      auto io = tls_->Read(buffer, sizeof buffer, &n);
+      if (io == tls::TlsChannel::Io::kWantRead) break;
+      if (io == tls::TlsChannel::Io::kWantWrite) {  // TLS needs to send before it can read
+        reading_ = true;
+        return WaitFor(io, &MqttSession::OnReadable);
+      }
+      if (io == tls::TlsChannel::Io::kClosed) return Shutdown("connection closed by the client", true, true);
+      if (io == tls::TlsChannel::Io::kFailed) return Shutdown("TLS read failed: " + tls_->error(), true, true);
+    } else {
+      asio::error_code ec;
+      n = socket_.read_some(asio::buffer(buffer), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+      if (ec == asio::error::eof) return Shutdown("connection closed by the client", true, true);
+      if (ec) return Shutdown("read failed: " + ec.message(), true, true);
+    }
+    rx_.append(buffer, n);
+    total += n;
   }
-  last_received_ = std::chrono::steady_clock::now();
-  rx_.append(read_chunk_.data(), n);
-  ProcessInput();
+  if (total > 0) {
+    last_received_ = std::chrono::steady_clock::now();
+    ProcessInput();
+  }
   DoRead();
 }
 
@@ -180,7 +211,7 @@ void MqttSession::HandleConnect(Connect& c) {
   services_.connections.Attach(connection_->device.device_id, shared_from_this());
   Send(Connack{session_present, ConnectReturnCode::kAccepted});
   spdlog::info("MQTT {} connected from {} ({}, keep-alive {} s, clean session {})", client_id_, peer_,
-               std::holds_alternative<TlsStream>(stream_) ? "TLS" : "plain TCP", c.keep_alive_seconds,
+               tls_ ? "TLS" : "plain TCP", c.keep_alive_seconds,
                clean_session_);
   ArmTimer();
 }
@@ -265,20 +296,47 @@ void MqttSession::Send(const Packet& packet) {
 }
 
 void MqttSession::DoWrite() {
-  if (writing_ || tx_.empty() || state_ == State::kClosed) return;
-  writing_ = true;
-  WithStream([this](auto& stream) {
-    asio::async_write(stream, asio::buffer(tx_.front()),
-                      [self = shared_from_this()](const asio::error_code& ec, size_t) {
-                        self->writing_ = false;
-                        if (self->state_ == State::kClosed) return;
-                        if (ec) return self->Shutdown("write failed: " + ec.message(), true, true);
-                        self->tx_bytes_ -= self->tx_.front().size();
-                        self->tx_.pop_front();
-                        if (self->tx_.empty() && self->state_ == State::kClosing) return self->CloseSocket();
-                        self->DoWrite();
-                      });
-  });
+  if (writing_ || state_ == State::kClosed) return;
+  while (!tx_.empty()) {
+    const std::string& front = tx_.front();
+    size_t n = 0;
+    if (tls_) {
+      auto io = tls_->Write(front.data() + tx_offset_, front.size() - tx_offset_, &n);
+      if (io == tls::TlsChannel::Io::kWantRead || io == tls::TlsChannel::Io::kWantWrite) {
+        writing_ = true;
+        return socket_.async_wait(
+            io == tls::TlsChannel::Io::kWantWrite ? asio::socket_base::wait_write : asio::socket_base::wait_read,
+            [self = shared_from_this()](const asio::error_code& ec) {
+              self->writing_ = false;
+              if (self->state_ == State::kClosed) return;
+              if (ec) return self->Shutdown("socket wait failed: " + ec.message(), true, true);
+              self->DoWrite();
+            });
+      }
+      if (io != tls::TlsChannel::Io::kDone) return Shutdown("TLS write failed: " + tls_->error(), true, true);
+    } else {
+      asio::error_code ec;
+      n = socket_.write_some(asio::buffer(front.data() + tx_offset_, front.size() - tx_offset_), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        writing_ = true;
+        return socket_.async_wait(asio::socket_base::wait_write,
+                                  [self = shared_from_this()](const asio::error_code& wait_ec) {
+                                    self->writing_ = false;
+                                    if (self->state_ == State::kClosed) return;
+                                    if (wait_ec) return self->Shutdown("socket wait failed: " + wait_ec.message(), true, true);
+                                    self->DoWrite();
+                                  });
+      }
+      if (ec) return Shutdown("write failed: " + ec.message(), true, true);
+    }
+    tx_offset_ += n;
+    if (tx_offset_ == front.size()) {
+      tx_bytes_ -= front.size();
+      tx_.erase(tx_.begin());
+      tx_offset_ = 0;
+    }
+  }
+  if (state_ == State::kClosing) CloseSocket();
 }
 
 void MqttSession::ArmTimer() {
@@ -336,11 +394,10 @@ void MqttSession::CloseSocket() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
   timer_.cancel();
-  WithStream([](auto& stream) {
-    asio::error_code ignored;
-    stream.lowest_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    stream.lowest_layer().close(ignored);
-  });
+  if (tls_) tls_->Close();
+  asio::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
   tx_.clear();
   rx_.clear();
 }
