@@ -297,35 +297,29 @@ void MqttSession::Send(const Packet& packet) {
 
 void MqttSession::DoWrite() {
   if (writing_ || state_ == State::kClosed) return;
+  // Resumes writing once the socket can take more (or, for TLS, has what it needs).
+  auto wait_then_write = [this](asio::socket_base::wait_type type) {
+    writing_ = true;
+    socket_.async_wait(type, [self = shared_from_this()](const asio::error_code& ec) {
+      self->writing_ = false;
+      if (self->state_ == State::kClosed) return;
+      if (ec) return self->Shutdown("socket wait failed: " + ec.message(), true, true);
+      self->DoWrite();
+    });
+  };
   while (!tx_.empty()) {
     const std::string& front = tx_.front();
     size_t n = 0;
     if (tls_) {
       auto io = tls_->Write(front.data() + tx_offset_, front.size() - tx_offset_, &n);
-      if (io == tls::TlsChannel::Io::kWantRead || io == tls::TlsChannel::Io::kWantWrite) {
-        writing_ = true;
-        return socket_.async_wait(
-            io == tls::TlsChannel::Io::kWantWrite ? asio::socket_base::wait_write : asio::socket_base::wait_read,
-            [self = shared_from_this()](const asio::error_code& ec) {
-              self->writing_ = false;
-              if (self->state_ == State::kClosed) return;
-              if (ec) return self->Shutdown("socket wait failed: " + ec.message(), true, true);
-              self->DoWrite();
-            });
-      }
+      if (io == tls::TlsChannel::Io::kWantWrite) return wait_then_write(asio::socket_base::wait_write);
+      if (io == tls::TlsChannel::Io::kWantRead) return wait_then_write(asio::socket_base::wait_read);
       if (io != tls::TlsChannel::Io::kDone) return Shutdown("TLS write failed: " + tls_->error(), true, true);
     } else {
       asio::error_code ec;
       n = socket_.write_some(asio::buffer(front.data() + tx_offset_, front.size() - tx_offset_), ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
-        writing_ = true;
-        return socket_.async_wait(asio::socket_base::wait_write,
-                                  [self = shared_from_this()](const asio::error_code& wait_ec) {
-                                    self->writing_ = false;
-                                    if (self->state_ == State::kClosed) return;
-                                    if (wait_ec) return self->Shutdown("socket wait failed: " + wait_ec.message(), true, true);
-                                    self->DoWrite();
-                                  });
+        return wait_then_write(asio::socket_base::wait_write);
       }
       if (ec) return Shutdown("write failed: " + ec.message(), true, true);
     }
