@@ -82,7 +82,9 @@ std::variant<Config, int> LoadConfig(int argc, const char* const* argv) {
                                 ->check(CLI::Range(1, 65535))
                                 ->capture_default_str();
   add(https_port);
-  add(app.add_option("--http-threads", c.http_threads, "HTTPS worker threads")->check(CLI::Range(2, 512))
+  add(app.add_option("--http-threads", c.http_threads,
+                     "HTTPS worker threads; each open event stream holds one, and the REST API keeps 8")
+          ->check(CLI::Range(9, 1024))
           ->capture_default_str());
   add(app.add_option("--mqtt-bind", c.mqtt_bind, "Address of the MQTT-over-TLS listener")->capture_default_str());
   add(app.add_option("--mqtt-port", c.mqtt_port, "MQTT over TLS port (devices)")->check(CLI::Range(1, 65535))

@@ -17,7 +17,7 @@ struct Config {
   std::string https_bind = "0.0.0.0";
   int https_port = 443;
   bool https_port_explicit = false;  // set by the user: no fallback when it cannot be bound
-  int http_threads = 16;
+  int http_threads = 64;
   std::string mqtt_bind = "0.0.0.0";
   int mqtt_port = 8883;
   std::string mqtt_plain_bind = "127.0.0.1";

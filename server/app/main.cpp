@@ -146,7 +146,9 @@ int Run(const app::Config& c) {
                  event_log->partition_count(), c.partitions);
   }
 
-  http::HttpsServer https(tls, {registry, authenticator, connections, *event_log}, static_cast<size_t>(c.http_threads));
+  // Event streams each hold a worker thread; the REST API keeps at least 8.
+  http::HttpsServer https(tls, {registry, authenticator, connections, *event_log, std::max(1, c.http_threads - 8)},
+                          static_cast<size_t>(c.http_threads));
   int https_port = BindHttps(https, c);
   if (https_port == 0) return 1;
 

@@ -7,6 +7,7 @@ EventLog::EventLog(EventStore& store, Options options) : store_(store), options_
   if (!existing) store_.CreatePartitions(options_.partitions);
   partition_count_ = existing.value_or(options_.partitions);
   positions_ = store_.Positions();
+  for (const auto& p : positions_) next_sequence_.push_back(p.next_sequence_number);
   writer_ = std::thread([this] { WriterLoop(); });
   retention_ = std::thread([this] { RetentionLoop(); });
 }
@@ -75,11 +76,33 @@ void EventLog::WriterLoop() {
       positions_ = before;  // nothing of this batch exists
       status = Status::ServerError(std::string("The event log could not store the message: ") + ex.what());
     }
+    if (status.ok()) {
+      std::lock_guard lock(committed_mu_);
+      ++commits_;
+      for (size_t p = 0; p < positions_.size(); ++p) next_sequence_[p] = positions_[p].next_sequence_number;
+    }
+    committed_cv_.notify_all();
     for (Pending& p : batch) {
       if (p.done) p.done(status);
     }
     batch.clear();
   }
+}
+
+uint64_t EventLog::commit_count() const {
+  std::lock_guard lock(committed_mu_);
+  return commits_;
+}
+
+uint64_t EventLog::WaitForCommit(uint64_t seen, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(committed_mu_);
+  committed_cv_.wait_for(lock, timeout, [&] { return commits_ != seen; });
+  return commits_;
+}
+
+std::vector<int64_t> EventLog::NextSequenceNumbers() const {
+  std::lock_guard lock(committed_mu_);
+  return next_sequence_;
 }
 
 int64_t EventLog::EnforceRetention() { return store_.DeleteEnqueuedBefore(Clock::now() - options_.retention); }

@@ -42,6 +42,13 @@ class EventLog {
   // Runs retention now; returns how many events it removed.
   int64_t EnforceRetention();
 
+  // For readers that follow the log live: a counter of commits, and a wait for
+  // the next one. Returns the counter (unchanged when the wait timed out).
+  uint64_t commit_count() const;
+  uint64_t WaitForCommit(uint64_t seen, std::chrono::milliseconds timeout) const;
+  // The sequence number each partition will give its next event.
+  std::vector<int64_t> NextSequenceNumbers() const;
+
  private:
   struct Pending {
     Event event;
@@ -62,6 +69,11 @@ class EventLog {
   bool stopping_ = false;        // guarded by mu_
   std::thread writer_;
   std::thread retention_;
+
+  mutable std::mutex committed_mu_;
+  mutable std::condition_variable committed_cv_;
+  uint64_t commits_ = 0;                   // guarded by committed_mu_
+  std::vector<int64_t> next_sequence_;     // guarded by committed_mu_
 };
 
 }  // namespace iothub

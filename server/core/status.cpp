@@ -23,6 +23,7 @@ ErrorInfo Info(ErrorCode code) {
     case ErrorCode::kPreconditionFailed: return {"PreconditionFailed", 412001};
     case ErrorCode::kMessageTooLarge: return {"MessageTooLarge", 413001};
     case ErrorCode::kServerError: return {"ServerError", 500001};
+    case ErrorCode::kServiceUnavailable: return {"ServiceUnavailable", 503001};
   }
   return {"ServerError", 500001};
 }

@@ -25,6 +25,7 @@ enum class ErrorCode {
   kPreconditionFailed,        // 412001
   kMessageTooLarge,           // 413001
   kServerError,               // 500001
+  kServiceUnavailable,        // 503001
 };
 
 // "DeviceNotFound", the name IoT Hub puts in `ErrorCode:<Name>` and `iothub-errorcode`.

@@ -18,6 +18,8 @@ void BulkDevices(const HttpContext&, const httplib::Request&, httplib::Response&
 
 // event_handlers.cpp: the emulator's own read API over the event log (not an IoT Hub API).
 void ListEvents(const HttpContext&, const httplib::Request&, httplib::Response&);
+// event_stream_handler.cpp: the same as Server-Sent Events, live.
+void StreamEvents(const HttpContext&, const httplib::Request&, httplib::Response&);
 
 // statistics_handlers.cpp
 void GetDeviceStatistics(const HttpContext&, const httplib::Request&, httplib::Response&);

@@ -13,6 +13,7 @@ struct HttpContext {
   const SasAuthenticator& authenticator;
   DeviceConnections& connections;
   EventLog& events;
+  int max_streams = 8;  // open event streams at once; each holds a worker thread
 };
 
 }  // namespace iothub::http

@@ -30,6 +30,7 @@ const Route kRoutes[] = {
     {Method::kGet, "/statistics/service", GetServiceStatistics},
     // Emulator-only endpoints live under /emulator/, apart from IoT Hub's own API.
     {Method::kGet, "/emulator/events", ListEvents},
+    {Method::kGet, "/emulator/events/stream", StreamEvents},
 };
 
 }  // namespace

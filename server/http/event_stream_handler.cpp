@@ -1,0 +1,133 @@
+// GET /emulator/events/stream: the event log as Server-Sent Events, live.
+#include <atomic>
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "core/time_format.h"
+#include "http/error_response.h"
+#include "http/event_json.h"
+#include "http/event_stream.h"
+#include "http/handlers.h"
+#include "http/request_auth.h"
+
+namespace iothub::http {
+namespace {
+
+constexpr auto kHeartbeat = std::chrono::seconds(5);  // how soon a closed reader is noticed
+constexpr size_t kBatch = 200;
+
+std::atomic<int> g_open_streams{0};
+
+std::optional<TimePoint> ParseIsoTime(const std::string& text) {
+  std::tm tm{};
+  int millis = 0;
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!rest) return std::nullopt;
+  if (*rest == '.') {
+    ++rest;
+    int digits = 0;
+    while (*rest >= '0' && *rest <= '9') {
+      if (digits++ < 3) millis = millis * 10 + (*rest - '0');
+      ++rest;
+    }
+    while (digits++ < 3) millis *= 10;
+  }
+  if (*rest != 'Z' && *rest != '\0') return std::nullopt;
+  return Clock::from_time_t(timegm(&tm)) + std::chrono::milliseconds(millis);
+}
+
+// Where a new stream starts: from=earliest|latest|<sequence number>|<ISO 8601 time>.
+Result<StreamPosition> StartPosition(const HttpContext& ctx, const httplib::Request& req) {
+  const int partitions = ctx.events.partition_count();
+  if (req.has_header("Last-Event-ID")) {
+    auto resumed = ParseStreamPosition(req.get_header_value("Last-Event-ID"), partitions);
+    if (!resumed) return Status::ArgumentInvalid("Last-Event-ID is not a position this stream gave out");
+    return *resumed;
+  }
+  const std::string from = req.has_param("from") ? req.get_param_value("from") : "latest";
+  if (from == "latest") return ctx.events.NextSequenceNumbers();
+  if (from == "earliest") return StreamPosition(partitions, 0);
+  int64_t sequence = 0;
+  auto [end, ec] = std::from_chars(from.data(), from.data() + from.size(), sequence);
+  if (ec == std::errc() && end == from.data() + from.size() && sequence >= 0) {
+    return StreamPosition(partitions, sequence);
+  }
+  auto time = ParseIsoTime(from);
+  if (!time) {
+    return Status::ArgumentInvalid("'from' must be earliest, latest, a sequence number or an ISO 8601 time, not '" +
+                                   from + "'");
+  }
+  // The first event at or after that time, per partition.
+  StreamPosition position = ctx.events.NextSequenceNumbers();
+  for (int p = 0; p < partitions; ++p) {
+    auto first = ctx.events.Read({p, 0, *time, std::nullopt, 1});
+    if (!first.empty()) position[p] = first.front().sequence_number;
+  }
+  return position;
+}
+
+}  // namespace
+
+void StreamEvents(const HttpContext& ctx, const httplib::Request& req, httplib::Response& res) {
+  if (!Authorize(ctx, req, res, "messages/events", kServiceConnect)) return;
+  std::optional<int> only_partition;
+  if (req.has_param("partition")) {
+    const std::string text = req.get_param_value("partition");
+    int p = -1;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), p);
+    if (ec != std::errc() || end != text.data() + text.size() || p < 0 || p >= ctx.events.partition_count()) {
+      return WriteError(res, Status::ArgumentInvalid("'partition' must be 0 to " +
+                                                     std::to_string(ctx.events.partition_count() - 1)));
+    }
+    only_partition = p;
+  }
+  auto start = StartPosition(ctx, req);
+  if (!start.ok()) return WriteError(res, start.status());
+  // Each open stream holds a worker thread; leave some for the REST API.
+  if (g_open_streams.fetch_add(1) >= ctx.max_streams) {
+    g_open_streams--;
+    return WriteError(res, {ErrorCode::kServiceUnavailable,
+                            "Too many open event streams (" + std::to_string(ctx.max_streams) +
+                                "); close one or start the emulator with more --http-threads"});
+  }
+  std::optional<std::string> device;
+  if (req.has_param("deviceId")) device = req.get_param_value("deviceId");
+
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");
+  auto position = std::make_shared<StreamPosition>(std::move(start).value());
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [&ctx, position, device, only_partition](size_t offset, httplib::DataSink& sink) {
+        if (offset == 0) {
+          // Tells the reader the stream is live: every event from here on reaches it.
+          static const std::string kOpen = ": open\n\n";
+          return sink.write(kOpen.data(), kOpen.size());
+        }
+        uint64_t seen = ctx.events.commit_count();
+        const std::vector<int64_t> committed = ctx.events.NextSequenceNumbers();
+        bool sent = false;
+        for (int p = 0; p < static_cast<int>(position->size()); ++p) {
+          if (only_partition && p != *only_partition) continue;
+          auto events = ctx.events.Read({p, (*position)[p], std::nullopt, device, kBatch});
+          for (const Event& e : events) {
+            (*position)[p] = e.sequence_number + 1;
+            std::string frame = "id: " + FormatStreamPosition(*position) + "\nevent: message\ndata: " +
+                                EventToJson(e).dump() + "\n\n";
+            if (!sink.write(frame.data(), frame.size())) return false;
+            sent = true;
+          }
+          // Everything committed before the read has been seen, matching or not.
+          if (events.size() < kBatch) (*position)[p] = std::max((*position)[p], committed[p]);
+        }
+        if (!sent && ctx.events.WaitForCommit(seen, kHeartbeat) == seen) {
+          // Nothing new: a comment line, so that a reader that went away is noticed.
+          static const std::string kPing = ": keep-alive\n\n";
+          if (!sink.write(kPing.data(), kPing.size())) return false;
+        }
+        return sink.is_writable();
+      },
+      [](bool) { g_open_streams--; });
+}
+
+}  // namespace iothub::http

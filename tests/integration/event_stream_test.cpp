@@ -1,0 +1,229 @@
+// The event stream endpoint over real HTTPS: Server-Sent Events from the log (issue: event stream).
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "integration/emulator_process.h"
+#include "integration/mqtt_test_client.h"
+#include "mqtt/codec/mqtt_codec.h"
+
+namespace iothub::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+const std::string kKey = "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE=";
+
+struct Frame {
+  std::string id;
+  json data;
+};
+
+// Reads a stream in the background until it has `want` events, it ends, or the deadline passes.
+class SseReader {
+ public:
+  SseReader(const EmulatorProcess& hub, std::string path, size_t want, httplib::Headers headers = {},
+            std::chrono::milliseconds deadline = 5s)
+      : want_(want) {
+    if (headers.find("Authorization") == headers.end()) headers.emplace("Authorization", EmulatorProcess::PolicyToken());
+    thread_ = std::thread([this, &hub, path, headers, deadline] {
+      auto cli = hub.Client();
+      cli->set_read_timeout(deadline);
+      auto until = std::chrono::steady_clock::now() + deadline;
+      auto res = cli->Get(path, headers, [this, until](const char* data, size_t n) {
+        std::lock_guard lock(mu_);
+        buffer_.append(data, n);
+        size_t end;
+        while ((end = buffer_.find("\n\n")) != std::string::npos) {
+          std::string block = buffer_.substr(0, end);
+          buffer_.erase(0, end + 2);
+          Frame f;
+          size_t pos = 0;
+          while (pos < block.size()) {
+            size_t eol = block.find('\n', pos);
+            std::string line = block.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
+            pos = eol == std::string::npos ? block.size() : eol + 1;
+            if (line.rfind("id: ", 0) == 0) f.id = line.substr(4);
+            if (line.rfind("data: ", 0) == 0) f.data = json::parse(line.substr(6));
+          }
+          if (!f.data.is_null()) frames_.push_back(std::move(f));
+        }
+        connected_ = true;
+        return frames_.size() < want_ && std::chrono::steady_clock::now() < until;
+      });
+      if (res) status_ = res->status;
+      connected_ = true;
+      done_ = true;
+    });
+  }
+  ~SseReader() { Wait(); }
+
+  std::vector<Frame> Wait() {
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard lock(mu_);
+    return frames_;
+  }
+  // Waits until the stream has answered (headers or first bytes).
+  void WaitOpen() {
+    for (int i = 0; i < 200 && !connected_; ++i) std::this_thread::sleep_for(10ms);
+    std::this_thread::sleep_for(100ms);  // the server takes its start position when it answers
+  }
+  int status() const { return status_; }
+
+ private:
+  size_t want_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::string buffer_;
+  std::vector<Frame> frames_;
+  std::atomic<bool> connected_{false}, done_{false};
+  std::atomic<int> status_{0};
+};
+
+void CreateDevice(const EmulatorProcess& hub, const std::string& id) {
+  json body = {{"authentication", {{"symmetricKey", {{"primaryKey", kKey}, {"secondaryKey", kKey}}}}}};
+  REQUIRE(hub.Put("/devices/" + id, body.dump())->status == 200);
+}
+
+// A connected device that publishes acknowledged telemetry.
+struct Device {
+  Device(const EmulatorProcess& hub, const std::string& id) : id(id), client(hub.mqtt_port()) {
+    REQUIRE(client.Connect(id, DeviceToken(id, kKey))->return_code == mqtt::ConnectReturnCode::kAccepted);
+  }
+  void Send(const std::string& body, const std::string& message_id) {
+    client.Send(mqtt::Publish{"devices/" + id + "/messages/events/%24.mid=" + message_id, body, 1, false, false, ++packet});
+    auto ack = client.Receive();
+    REQUIRE(ack);
+    REQUIRE(std::holds_alternative<mqtt::Puback>(*ack));
+  }
+  std::string id;
+  MqttTestClient client;
+  uint16_t packet = 0;
+};
+
+std::vector<std::string> MessageIds(const std::vector<Frame>& frames) {
+  std::vector<std::string> ids;
+  for (const auto& f : frames) ids.push_back(f.data["properties"]["messageId"]);
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("Event stream: earliest replays the log in order, latest sees only what comes next") {
+  EmulatorProcess hub;
+  CreateDevice(hub, "dev1");
+  Device dev(hub, "dev1");
+  dev.Send("a", "m1");
+  dev.Send("b", "m2");
+
+  SseReader earliest(hub, "/emulator/events/stream?from=earliest", 3);
+  SseReader latest(hub, "/emulator/events/stream?from=latest", 1);
+  SseReader by_default(hub, "/emulator/events/stream", 1);
+  latest.WaitOpen();
+  by_default.WaitOpen();
+  dev.Send("c", "m3");
+
+  CHECK(MessageIds(earliest.Wait()) == std::vector<std::string>{"m1", "m2", "m3"});
+  CHECK(MessageIds(latest.Wait()) == std::vector<std::string>{"m3"});
+  CHECK(MessageIds(by_default.Wait()) == std::vector<std::string>{"m3"});
+}
+
+TEST_CASE("Event stream: start at a sequence number or a time, filter by device and partition") {
+  EmulatorProcess hub;
+  CreateDevice(hub, "dev1");
+  CreateDevice(hub, "dev2");
+  Device dev1(hub, "dev1"), dev2(hub, "dev2");
+  dev1.Send("x", "d1-0");
+  dev2.Send("x", "d2-0");
+  dev1.Send("x", "d1-1");
+  std::this_thread::sleep_for(20ms);
+  const auto marker = std::chrono::system_clock::now();
+  std::this_thread::sleep_for(20ms);
+  dev1.Send("x", "d1-2");
+  dev2.Send("x", "d2-1");
+
+  CHECK(MessageIds(SseReader(hub, "/emulator/events/stream?from=earliest&deviceId=dev1", 3).Wait()) ==
+        std::vector<std::string>{"d1-0", "d1-1", "d1-2"});
+  CHECK(MessageIds(SseReader(hub, "/emulator/events/stream?from=1&deviceId=dev1", 2).Wait()) ==
+        std::vector<std::string>{"d1-1", "d1-2"});
+
+  auto t = std::chrono::system_clock::to_time_t(marker);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", std::gmtime(&t));
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(marker.time_since_epoch()).count() % 1000;
+  std::string from = std::string(buf) + "." + (ms < 100 ? (ms < 10 ? "00" : "0") : "") + std::to_string(ms) + "Z";
+  auto since = MessageIds(SseReader(hub, "/emulator/events/stream?from=" + from, 2).Wait());
+  std::sort(since.begin(), since.end());
+  CHECK(since == std::vector<std::string>{"d1-2", "d2-1"});
+
+  auto frames = SseReader(hub, "/emulator/events/stream?from=earliest", 5).Wait();
+  REQUIRE(frames.size() == 5);
+  int p = frames[0].data["partition"];
+  auto one = SseReader(hub, "/emulator/events/stream?from=earliest&partition=" + std::to_string(p), 5, {}, 1500ms).Wait();
+  for (const auto& f : one) CHECK(f.data["partition"] == p);
+  CHECK(one.size() < 5);  // dev1 and dev2 live in different partitions
+}
+
+TEST_CASE("Event stream: Last-Event-ID resumes right after the last event seen") {
+  EmulatorProcess hub;
+  CreateDevice(hub, "dev1");
+  Device dev(hub, "dev1");
+  for (int i = 0; i < 5; ++i) dev.Send("x", "m" + std::to_string(i));
+  auto first = SseReader(hub, "/emulator/events/stream?from=earliest", 2).Wait();
+  REQUIRE(first.size() == 2);
+  auto rest = SseReader(hub, "/emulator/events/stream?from=latest", 3, {{"Last-Event-ID", first.back().id}}).Wait();
+  CHECK(MessageIds(rest) == std::vector<std::string>{"m2", "m3", "m4"});
+}
+
+TEST_CASE("Event stream: dozens of live readers each get every new event while the REST API still answers") {
+  EmulatorProcess hub;
+  CreateDevice(hub, "dev1");
+  Device dev(hub, "dev1");
+  constexpr int kReaders = 30;
+  std::vector<std::unique_ptr<SseReader>> readers;
+  for (int i = 0; i < kReaders; ++i) {
+    readers.push_back(std::make_unique<SseReader>(hub, "/emulator/events/stream?from=latest", 2));
+  }
+  for (auto& r : readers) r->WaitOpen();
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(hub.Get("/devices/dev1")->status == 200);  // not starved by the open streams
+  CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+  dev.Send("x", "live-1");
+  dev.Send("x", "live-2");
+  for (auto& r : readers) CHECK(MessageIds(r->Wait()) == std::vector<std::string>{"live-1", "live-2"});
+}
+
+TEST_CASE("Event stream: refusals are IoT Hub errors") {
+  EmulatorProcess hub;
+  CreateDevice(hub, "dev1");
+  struct Case {
+    const char* name;
+    std::string path;
+    httplib::Headers headers;
+    int status;
+  };
+  const Case cases[] = {
+      {"registryRead has no ServiceConnect", "/emulator/events/stream",
+       {{"Authorization", EmulatorProcess::PolicyToken("registryRead", "P86A3ZPhPNuea+fgHNi5z6Ume9BDT6b6IyjXNHuR488=")}},
+       401},
+      {"a device token", "/emulator/events/stream", {{"Authorization", DeviceToken("dev1", kKey)}}, 401},
+      {"an unknown start", "/emulator/events/stream?from=yesterday", {}, 400},
+      {"a partition that does not exist", "/emulator/events/stream?partition=9", {}, 400},
+      {"a Last-Event-ID it never gave", "/emulator/events/stream", {{"Last-Event-ID", "7:1"}}, 400},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    httplib::Headers headers = c.headers;
+    auto res = hub.Get(c.path, headers);
+    REQUIRE(res);
+    CHECK(res->status == c.status);
+    CHECK_FALSE(ErrorCodeOf(res).empty());
+  }
+  auto anonymous = hub.Client()->Get("/emulator/events/stream");
+  REQUIRE(anonymous);
+  CHECK(anonymous->status == 401);
+}
+
+}  // namespace iothub::testing
