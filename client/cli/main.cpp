@@ -1,0 +1,288 @@
+// iothub: the emulator's command-line tool. Its verbs mirror `az iot hub` where
+// one exists: device identities, a simulated device, and a monitor of the
+// events devices send (Azure's get-started tutorial, offline).
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include "hub_api.h"
+#include "iothub/device_client.h"
+
+namespace iothub::cli {
+namespace {
+
+using nlohmann::json;
+
+struct Globals {
+  std::string hub_connection_string;
+  std::string device_connection_string;
+  std::string ca = "data/certs/ca.pem";
+  int https_port = 443;
+};
+
+std::atomic<bool> g_interrupted{false};
+
+HubApi Hub(const Globals& g) {
+  if (g.hub_connection_string.empty()) {
+    throw CliError(kUsage, "give the hub connection string with --login or IOTHUB_CONNECTION_STRING");
+  }
+  try {
+    return HubApi(client::HubConnectionString::Parse(g.hub_connection_string), g.ca, g.https_port);
+  } catch (const std::invalid_argument& e) {
+    throw CliError(kUsage, e.what());
+  }
+}
+
+std::string DevicePath(const std::string& id) {
+  std::string out = "/devices/";
+  for (unsigned char c : id) {
+    if (std::isalnum(c) || std::string_view("-._~").find(c) != std::string_view::npos) {
+      out += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out + "?api-version=2021-04-12";
+}
+
+// What the tutorial's CreateDeviceIdentity prints, and a little more.
+void PrintDevice(const json& d) {
+  std::cout << "deviceId:                  " << d.value("deviceId", "") << "\n"
+            << "primaryKey:                " << d["authentication"]["symmetricKey"].value("primaryKey", "") << "\n"
+            << "secondaryKey:              " << d["authentication"]["symmetricKey"].value("secondaryKey", "") << "\n"
+            << "connectionState:           " << d.value("connectionState", "") << "\n"
+            << "status:                    " << d.value("status", "") << "\n"
+            << "lastActivityTime:          " << d.value("lastActivityTime", "") << "\n"
+            << "cloudToDeviceMessageCount: " << d.value("cloudToDeviceMessageCount", 0) << "\n"
+            << "authMethod:                " << d["authentication"].value("type", "") << "\n";
+}
+
+std::string DeviceConnectionString(const HubApi& hub, const json& d) {
+  return "HostName=" + hub.hub().host_name + ";DeviceId=" + d.value("deviceId", "") +
+         ";SharedAccessKey=" + d["authentication"]["symmetricKey"].value("primaryKey", "");
+}
+
+void AddDeviceCommands(CLI::App& app, Globals& g) {
+  auto* device = app.add_subcommand("device", "Device identities (az iot hub device-identity)")->require_subcommand(1);
+  static std::string id, primary, secondary, status = "enabled";
+  static bool as_json = false;
+
+  auto* create = device->add_subcommand("create", "Create a device identity, with generated or given keys");
+  create->add_option("device-id", id, "Device id")->required();
+  create->add_option("--primary-key", primary, "Primary key (base64); generated when absent");
+  create->add_option("--secondary-key", secondary, "Secondary key (base64)");
+  create->add_option("--status", status, "enabled or disabled")->check(CLI::IsMember({"enabled", "disabled"}));
+  create->add_flag("--json", as_json, "Print the Device JSON");
+  create->callback([&g] {
+    HubApi hub = Hub(g);
+    json body = {{"deviceId", id}, {"status", status}};
+    body["authentication"] = {{"type", "sas"}, {"symmetricKey", {{"primaryKey", primary}, {"secondaryKey", secondary}}}};
+    json d = hub.Put(DevicePath(id), body);
+    if (as_json) {
+      std::cout << d.dump(2) << "\n";
+    } else {
+      PrintDevice(d);
+      std::cout << "connectionString:          " << DeviceConnectionString(hub, d) << "\n";
+    }
+  });
+
+  auto* show = device->add_subcommand("show", "Show a device identity");
+  show->add_option("device-id", id, "Device id")->required();
+  show->add_flag("--json", as_json, "Print the Device JSON");
+  show->callback([&g] {
+    json d = Hub(g).Get(DevicePath(id));
+    if (as_json) {
+      std::cout << d.dump(2) << "\n";
+    } else {
+      PrintDevice(d);
+    }
+  });
+
+  auto* list = device->add_subcommand("list", "List device identities");
+  list->add_flag("--json", as_json, "Print the Device JSON array");
+  list->callback([&g] {
+    json devices = Hub(g).Get("/devices?api-version=2021-04-12");
+    if (as_json) {
+      std::cout << devices.dump(2) << "\n";
+      return;
+    }
+    for (const json& d : devices) {
+      std::cout << d.value("deviceId", "") << "\t" << d.value("status", "") << "\t" << d.value("connectionState", "")
+                << "\n";
+    }
+  });
+
+  auto* remove = device->add_subcommand("delete", "Delete a device identity");
+  remove->add_option("device-id", id, "Device id")->required();
+  remove->callback([&g] {
+    Hub(g).Delete(DevicePath(id));
+    std::cout << "Deleted " << id << "\n";
+  });
+
+  auto* cs = device->add_subcommand("connection-string", "Print a device's connection string (primary key)");
+  cs->add_option("device-id", id, "Device id")->required();
+  cs->callback([&g] {
+    HubApi hub = Hub(g);
+    std::cout << DeviceConnectionString(hub, hub.Get(DevicePath(id))) << "\n";
+  });
+}
+
+// The tutorial's simulated device: {"deviceId": ..., "windSpeed": 10.xx} with a message id,
+// a correlation id and a temperatureAlert property, printing each acknowledgement.
+void AddSimulateCommand(CLI::App& app, Globals& g) {
+  static double interval = 1.0;
+  static int count = 0;
+  static std::string tmpl = R"({"deviceId":"{deviceId}","windSpeed":{windSpeed}})";
+  static std::vector<std::string> properties;
+  auto* sim = app.add_subcommand("simulate", "Run a simulated device that sends telemetry over MQTT");
+  sim->add_option("--interval", interval, "Seconds between messages")->capture_default_str();
+  sim->add_option("--count", count, "Messages to send, then stop (0 = until Ctrl-C)")->capture_default_str();
+  sim->add_option("--template", tmpl, "Message body; {deviceId}, {windSpeed} and {n} are filled in")
+      ->capture_default_str();
+  sim->add_option("--property", properties, "Extra application property key=value (repeatable)");
+  sim->callback([&g] {
+    if (g.device_connection_string.empty()) {
+      throw CliError(kUsage, "give the device connection string with --device-connection-string or "
+                             "IOTHUB_DEVICE_CONNECTION_STRING");
+    }
+    client::DeviceConnectionString cs;
+    try {
+      cs = client::DeviceConnectionString::Parse(g.device_connection_string);
+    } catch (const std::invalid_argument& e) {
+      throw CliError(kUsage, e.what());
+    }
+    client::DeviceClient device(cs, {.ca_file = g.ca});
+    device.OnConnectionStatus([](const client::ConnectionStatus& s) {
+      std::cout << (s.connected ? "Connected" : "Disconnected") << ": " << s.reason << std::endl;
+    });
+    device.Open();
+    if (!device.WaitConnected(std::chrono::seconds(15))) {
+      throw CliError(kUnreachable, "the device could not connect within 15 s (see the reason above)");
+    }
+    std::mt19937 random{std::random_device{}()};
+    std::uniform_real_distribution<double> wind(0, 4);
+    std::atomic<int> acknowledged{0};
+    for (int n = 1; (count == 0 || n <= count) && !g_interrupted; ++n) {
+      char speed[16];
+      std::snprintf(speed, sizeof speed, "%.2f", 10 + wind(random));
+      std::string body = tmpl;
+      auto fill = [&body](const std::string& key, const std::string& value) {
+        for (size_t at; (at = body.find(key)) != std::string::npos;) body.replace(at, key.size(), value);
+      };
+      fill("{deviceId}", cs.device_id);
+      fill("{windSpeed}", speed);
+      fill("{n}", std::to_string(n));
+      client::Message m{body, cs.device_id + "-" + std::to_string(n), "simulate-" + std::to_string(n),
+                        "application/json", "utf-8", {}};
+      m.properties.emplace_back("temperatureAlert", std::atof(speed) > 13 ? "true" : "false");
+      for (const auto& p : properties) {
+        auto eq = p.find('=');
+        m.properties.emplace_back(p.substr(0, eq), eq == std::string::npos ? "" : p.substr(eq + 1));
+      }
+      std::cout << "Sending message: " << body << std::endl;
+      std::string id = m.message_id;
+      device.SendEvent(std::move(m), [id, &acknowledged](bool ok) {
+        if (ok) acknowledged++;
+        std::cout << (ok ? "Message acknowledged: " : "Message not acknowledged: ") << id << std::endl;
+      });
+      if (count == 0 || n < count) {
+        for (int i = 0; i < interval * 10 && !g_interrupted; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+    device.Close();
+    std::cout << acknowledged << " messages acknowledged" << std::endl;
+  });
+}
+
+// The tutorial's monitor (iothub-explorer monitor-events).
+void AddMonitorCommand(CLI::App& app, Globals& g) {
+  static std::string device_id, from = "latest";
+  static bool show_properties = false, show_system = false, as_json = false;
+  static int count = 0, timeout = 0;
+  static std::optional<int> partition;
+  auto* mon = app.add_subcommand("monitor", "Print device-to-cloud events as they arrive (az iot hub monitor-events)");
+  mon->add_option("device-id", device_id, "Only this device's events");
+  mon->add_option("--device-id,-d", device_id, "Only this device's events");
+  mon->add_option("--from", from, "earliest, latest, a sequence number or an ISO 8601 time")->capture_default_str();
+  mon->add_option("--partition", partition, "Only this partition");
+  mon->add_flag("--properties,-p", show_properties, "Show application properties");
+  mon->add_flag("--system-properties", show_system, "Show system properties and annotations");
+  mon->add_option("--count,-n", count, "Stop after this many events (0 = never)");
+  mon->add_option("--timeout,-t", timeout, "Stop after this many seconds (0 = never)");
+  mon->add_flag("--json", as_json, "One JSON object per event per line, as the emulator sends them");
+  mon->callback([&g] {
+    HubApi hub = Hub(g);
+    std::string path = "/emulator/events/stream?from=" + from;
+    if (!device_id.empty()) path += "&deviceId=" + device_id;
+    if (partition) path += "&partition=" + std::to_string(*partition);
+    if (!as_json) {
+      std::cout << "Monitoring events" << (device_id.empty() ? "" : " from device " + device_id) << "..." << std::endl;
+    }
+    int seen = 0;
+    hub.Stream(
+        path,
+        [&](const json& e) {
+          if (as_json) {
+            std::cout << e.dump() << std::endl;
+          } else {
+            std::cout << "==== From: '" << e["annotations"].value("iothub-connection-device-id", "") << "' at '"
+                      << e.value("enqueuedTimeUtc", "") << "' ====\n"
+                      << (e["body"].is_string() ? e["body"].get<std::string>() : e["body"].dump(2)) << "\n";
+            if (show_properties) std::cout << "---- application properties ----\n" << e["applicationProperties"].dump(2) << "\n";
+            if (show_system) {
+              std::cout << "---- system properties ----\n" << e["properties"].dump(2) << "\n"
+                        << "---- annotations ----\n" << e["annotations"].dump(2) << "\n";
+            }
+            std::cout << "====================" << std::endl;
+          }
+          return !g_interrupted && (count == 0 || ++seen < count);
+        },
+        timeout);
+  });
+}
+
+}  // namespace
+}  // namespace iothub::cli
+
+int main(int argc, char** argv) {
+  using namespace iothub::cli;
+  CLI::App app(
+      "iothub: device identities, a simulated device and an event monitor for the IoT Hub Emulator.\n"
+      "Exit codes: 0 ok, 1 usage, 2 hub unreachable, 3 unauthorized, 4 not found, 5 other failure.",
+      "iothub");
+  app.require_subcommand(1);
+  Globals g;
+  if (const char* v = std::getenv("IOTHUB_CONNECTION_STRING")) g.hub_connection_string = v;
+  if (const char* v = std::getenv("IOTHUB_DEVICE_CONNECTION_STRING")) g.device_connection_string = v;
+  app.add_option("--login,--hub-connection-string", g.hub_connection_string,
+                 "Hub connection string (env IOTHUB_CONNECTION_STRING)");
+  app.add_option("--device-connection-string", g.device_connection_string,
+                 "Device connection string (env IOTHUB_DEVICE_CONNECTION_STRING)");
+  app.add_option("--ca", g.ca, "The emulator's CA certificate")->envname("IOTHUB_EMULATOR_CA")->capture_default_str();
+  app.add_option("--https-port", g.https_port, "The emulator's HTTPS port when HostName has none")
+      ->envname("IOTHUB_EMULATOR_HTTPS_PORT")
+      ->capture_default_str();
+  AddDeviceCommands(app, g);
+  AddSimulateCommand(app, g);
+  AddMonitorCommand(app, g);
+  std::signal(SIGINT, [](int) { g_interrupted = true; });
+  std::signal(SIGTERM, [](int) { g_interrupted = true; });
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const CliError& e) {
+    std::cerr << "iothub: " << e.what() << "\n";
+    return e.code;
+  } catch (const std::exception& e) {
+    std::cerr << "iothub: " << e.what() << "\n";
+    return kFailed;
+  }
+  return kOk;
+}
