@@ -257,6 +257,7 @@ int main(int argc, char** argv) {
       "Exit codes: 0 ok, 1 usage, 2 hub unreachable, 3 unauthorized, 4 not found, 5 other failure.",
       "iothub");
   app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the verb
   Globals g;
   if (const char* v = std::getenv("IOTHUB_CONNECTION_STRING")) g.hub_connection_string = v;
   if (const char* v = std::getenv("IOTHUB_DEVICE_CONNECTION_STRING")) g.device_connection_string = v;

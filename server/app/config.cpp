@@ -117,6 +117,9 @@ std::variant<Config, int> LoadConfig(int argc, const char* const* argv) {
         "--" + flag + "-key", [&keys, policy](const std::string& key) { keys[policy] = key; },
         std::string("Primary key of the '") + policy + "' policy (base64)"));
   }
+  add(app.add_option("--seed", c.seed_file,
+                     "JSON file of devices (REST Device form) to create, or update to match, at start")
+          ->check(CLI::ExistingFile));
   add(app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error or off")
           ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
           ->capture_default_str());

@@ -29,6 +29,7 @@ struct Config {
   std::map<std::string, std::string> policy_keys;  // policy name -> primary key override
   std::string log_level = "info";
   bool generate_certs_only = false;
+  std::string seed_file;  // devices to create at start
 
   // Every name a SAS token's host may carry; the first is the one to advertise.
   std::vector<std::string> AcceptedHostNames() const;

@@ -12,6 +12,7 @@
 #include "app/config.h"
 #include "app/connection_strings.h"
 #include "app/port_check.h"
+#include "app/seed.h"
 #include "core/device_authenticator.h"
 #include "core/device_connections.h"
 #include "core/event_log.h"
@@ -138,6 +139,14 @@ int Run(const app::Config& c) {
   SasAuthenticator authenticator(policies, c.AcceptedHostNames(),
                                  [&registry](const std::string& id) { return registry.KeysOf(id); });
   DeviceAuthenticator device_authenticator(authenticator, registry);
+  if (!c.seed_file.empty()) {
+    auto seeded = app::ApplySeedFile(c.seed_file, registry);
+    if (!seeded.ok()) {
+      spdlog::error("Seed: {}", seeded.status().message());
+      return 2;
+    }
+    spdlog::info("Seed: {} devices from {}", *seeded, c.seed_file);
+  }
   auto event_log = std::make_unique<EventLog>(
       event_store, EventLog::Options{c.partitions,
                                      std::chrono::seconds(static_cast<int64_t>(c.retention_hours * 3600)), 4096});

@@ -64,3 +64,30 @@ test('a wrong key fails to open with UnauthorizedError', async () => {
   const client = Client.fromConnectionString(wrong, Mqtt);
   await assert.rejects(client.open(), (err) => err.name === 'UnauthorizedError');
 });
+
+test('our monitor (iothub monitor) shows what the official device SDK sends, in order', async () => {
+  const { execFile } = require('node:child_process');
+  const registry = Registry.fromConnectionString(hubConnectionString());
+  const device = (await registry.create({ deviceId: 'node-monitored' })).responseBody;
+  const monitor = new Promise((resolve, reject) => {
+    execFile(process.env.IOTHUB_CLI_BIN,
+      ['monitor', 'node-monitored', '--from', 'earliest', '--json', '-n', '3', '-t', '30', '--ca', process.env.NODE_EXTRA_CA_CERTS],
+      { env: { ...process.env, IOTHUB_CONNECTION_STRING: hubConnectionString() } },
+      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+  });
+  const client = Client.fromConnectionString(
+    `HostName=localhost;DeviceId=node-monitored;SharedAccessKey=${device.authentication.symmetricKey.primaryKey}`, Mqtt);
+  await client.open();
+  for (let i = 0; i < 3; i++) {
+    const message = new Message(JSON.stringify({ windSpeed: 10 + i }));
+    message.messageId = `m-${i}`;
+    message.contentType = 'application/json';
+    message.properties.add('temperatureAlert', 'false');
+    await client.sendEvent(message);
+  }
+  await client.close();
+  const events = (await monitor).trim().split('\n').map((line) => JSON.parse(line));
+  assert.deepEqual(events.map((e) => e.properties.messageId), ['m-0', 'm-1', 'm-2']);
+  assert.deepEqual(events.map((e) => e.body.windSpeed), [10, 11, 12]);
+  assert.ok(events.every((e) => e.applicationProperties.temperatureAlert === 'false'));
+});

@@ -89,8 +89,19 @@ std::string FreshDataDir(const std::string& name) {
 std::string TestCaPath() { return std::string(TEST_DATA_DIR) + "/certs/ca.pem"; }
 
 EmulatorProcess::EmulatorProcess(std::vector<std::string> extra_args, std::optional<std::string> data_dir) {
-  https_port_ = FreePort();
-  mqtt_port_ = FreePort();
+  // Free ports, unless extra_args names them (a restart on the same ports).
+  auto given = [&](const char* flag) -> int {
+    for (size_t i = 0; i + 1 < extra_args.size(); ++i) {
+      if (extra_args[i] == flag) {
+        int port = std::stoi(extra_args[i + 1]);
+        extra_args.erase(extra_args.begin() + i, extra_args.begin() + i + 2);
+        return port;
+      }
+    }
+    return FreePort();
+  };
+  https_port_ = given("--https-port");
+  mqtt_port_ = given("--mqtt-port");
   mqtt_plain_port_ = FreePort();
   std::vector<std::string> args = {"--https-port", std::to_string(https_port_), "--https-bind", "127.0.0.1",
                                    "--mqtt-port", std::to_string(mqtt_port_), "--mqtt-bind", "127.0.0.1",

@@ -1,0 +1,145 @@
+// Azure's get-started flow, offline, with the bundled tools only: create a device
+// identity, run the simulated device, watch its events arrive (issue: get-started flow).
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "integration/emulator_process.h"
+
+namespace iothub::testing {
+namespace {
+
+using nlohmann::json;
+
+// Runs a shell command; exit status and stdout+stderr.
+std::pair<int, std::string> Run(const std::string& command) {
+  std::string output;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
+  int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+std::string Cli(const EmulatorProcess& hub, const std::string& key = kOwnerKey) {
+  return "IOTHUB_CONNECTION_STRING='HostName=localhost;SharedAccessKeyName=iothubowner;SharedAccessKey=" + key +
+         "' " IOTHUB_CLI " --ca " + TestCaPath() + " --https-port " + std::to_string(hub.https_port()) + " ";
+}
+
+std::string Field(const std::string& output, const std::string& name) {
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(name + ":", 0) == 0) {
+      std::string value = line.substr(name.size() + 1);
+      return value.substr(value.find_first_not_of(' '));
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("Get started: create a device, simulate it, and the monitor shows exactly its messages in order") {
+  EmulatorProcess hub;
+  auto [created, create_output] = Run(Cli(hub) + "device create myFirstNodeDevice");
+  CAPTURE(create_output);
+  REQUIRE(created == 0);
+  CHECK(Field(create_output, "deviceId") == "myFirstNodeDevice");
+  CHECK(Field(create_output, "primaryKey").size() == 44);
+  CHECK(Field(create_output, "secondaryKey").size() == 44);
+  CHECK(Field(create_output, "connectionState") == "Disconnected");
+  CHECK(Field(create_output, "status") == "enabled");
+  CHECK(Field(create_output, "lastActivityTime") == "0001-01-01T00:00:00Z");
+  CHECK(Field(create_output, "cloudToDeviceMessageCount") == "0");
+  CHECK(Field(create_output, "authMethod") == "sas");
+  const std::string key = Field(create_output, "primaryKey");
+
+  // The monitor runs alongside, as in the tutorial; from the start of the log so none is missed.
+  const std::string monitor_file = FreshDataDir("monitor") + "/out.jsonl";
+  std::thread monitor([&] {
+    Run(Cli(hub) + "monitor myFirstNodeDevice --from earliest --json -n 5 -t 30 > " + monitor_file);
+  });
+  const std::string device = "HostName=localhost:" + std::to_string(hub.mqtt_port()) +
+                             ";DeviceId=myFirstNodeDevice;SharedAccessKey=" + key;
+  auto [simulated, simulate_output] =
+      Run(Cli(hub) + "simulate --count 5 --interval 0.1 --device-connection-string '" + device + "'");
+  CAPTURE(simulate_output);
+  CHECK(simulated == 0);
+  for (int n = 1; n <= 5; ++n) {
+    CHECK(simulate_output.find("Message acknowledged: myFirstNodeDevice-" + std::to_string(n)) != std::string::npos);
+  }
+  CHECK(simulate_output.find("5 messages acknowledged") != std::string::npos);
+  monitor.join();
+
+  std::ifstream in(monitor_file);
+  std::vector<json> events;
+  for (std::string line; std::getline(in, line);) events.push_back(json::parse(line));
+  REQUIRE(events.size() == 5);
+  for (int n = 1; n <= 5; ++n) {
+    const json& e = events[n - 1];
+    CHECK(e["properties"]["messageId"] == "myFirstNodeDevice-" + std::to_string(n));
+    CHECK(e["properties"]["correlationId"] == "simulate-" + std::to_string(n));
+    CHECK(e["body"]["deviceId"] == "myFirstNodeDevice");
+    CHECK(e["body"]["windSpeed"].get<double>() >= 10.0);
+    CHECK(e["applicationProperties"].contains("temperatureAlert"));
+    CHECK(e["annotations"]["iothub-connection-device-id"] == "myFirstNodeDevice");
+  }
+
+  auto [shown, show_output] = Run(Cli(hub) + "device show myFirstNodeDevice");
+  CHECK(shown == 0);
+  CHECK(Field(show_output, "lastActivityTime") != "0001-01-01T00:00:00Z");
+  auto [listed, list_output] = Run(Cli(hub) + "device list");
+  CHECK(list_output.find("myFirstNodeDevice\tenabled") != std::string::npos);
+  auto [printed, cs_output] = Run(Cli(hub) + "device connection-string myFirstNodeDevice");
+  CHECK(cs_output == "HostName=localhost;DeviceId=myFirstNodeDevice;SharedAccessKey=" + key + "\n");
+  CHECK(Run(Cli(hub) + "device delete myFirstNodeDevice").first == 0);
+}
+
+TEST_CASE("Get started: the CLI's errors are clear and its exit codes tell them apart") {
+  EmulatorProcess hub;
+  auto [missing, missing_output] = Run(Cli(hub) + "device show nobody");
+  CHECK(missing == 4);
+  CHECK(missing_output.find("DeviceNotFound") != std::string::npos);
+  auto [forbidden, forbidden_output] = Run(Cli(hub, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=") + "device list");
+  CHECK(forbidden == 3);
+  CHECK(forbidden_output.find("IotHubUnauthorizedAccess") != std::string::npos);
+  auto [unreachable, unreachable_output] = Run(IOTHUB_CLI " --ca " + TestCaPath() + " --https-port " +
+                                               std::to_string(FreePort()) +
+                                               " --login 'HostName=localhost;SharedAccessKeyName=a;SharedAccessKey=YWFhYQ==' device list");
+  CHECK(unreachable == 2);
+  CHECK(unreachable_output.find("cannot reach") != std::string::npos);
+  auto [usage, usage_output] = Run("env -u IOTHUB_CONNECTION_STRING " IOTHUB_CLI " device list");
+  CHECK(usage == 1);
+  CHECK(usage_output.find("IOTHUB_CONNECTION_STRING") != std::string::npos);
+  Run(Cli(hub) + "device create dup");
+  CHECK(Run(Cli(hub) + "device create dup").first == 5);
+}
+
+TEST_CASE("Seed file: declared devices exist with their keys at start, and again after a restart") {
+  const std::string dir = FreshDataDir("seed");
+  const std::string seed = dir + "/devices.json";
+  const std::string key = "c2VlZHNlZWRzZWVkc2VlZHNlZWRzZWVkc2VlZHNlZWQ=";
+  std::ofstream(seed) << R"([{"deviceId": "seeded-1", "authentication": {"symmetricKey": {"primaryKey": ")" << key
+                      << R"(", "secondaryKey": ")" << key << R"("}}},
+                            {"deviceId": "seeded-2", "status": "disabled"}])";
+  for (int start = 0; start < 2; ++start) {
+    CAPTURE(start);
+    EmulatorProcess hub({"--seed", seed}, dir);
+    json one = json::parse(hub.Get("/devices/seeded-1")->body);
+    CHECK(one["authentication"]["symmetricKey"]["primaryKey"] == key);
+    CHECK(json::parse(hub.Get("/devices/seeded-2")->body)["status"] == "disabled");
+    CHECK(json::parse(hub.Get("/statistics/devices")->body)["totalDeviceCount"] == 2);
+    hub.Stop();
+  }
+  std::ofstream(seed) << R"([{"deviceId": "bad id!"}])";
+  auto [status, output] = RunEmulatorToExit({"--in-memory", "--seed", seed, "--https-port", std::to_string(FreePort()),
+                                             "--mqtt-port", std::to_string(FreePort())});
+  CHECK(status == 2);
+  CHECK(output.find("bad id!") != std::string::npos);
+}
+
+}  // namespace iothub::testing
