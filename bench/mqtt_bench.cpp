@@ -11,7 +11,11 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <chrono>
 #include <cstring>
 #include <cstdio>
@@ -272,6 +276,100 @@ IdleResult ConnectIdle(int count, pid_t server, int port, const std::string& ca,
   return r;
 }
 
+// Latency from PUBACK to the event's arrival on an open event stream, message by message.
+struct StreamLatency {
+  std::vector<double> ack_ms, stream_ms;  // after publish: the PUBACK, and the stream frame
+};
+
+StreamLatency MeasureStreamLatency(Emulator& hub, const std::string& ca, int messages) {
+  StreamLatency out;
+  hub.CreateDevices("latency-", 1);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::string, Clock::time_point> arrived;
+  std::atomic<bool> open{false}, stop{false};
+  const std::string token = "SharedAccessSignature sr=localhost&sig=" +
+                            *iothub::SignSas("localhost", UnixNow() + 3600, kOwnerKey) +
+                            "&skn=iothubowner&se=" + std::to_string(UnixNow() + 3600);
+  std::thread reader([&] {
+    httplib::SSLClient cli("localhost", hub.https_port);
+    cli.set_ca_cert_path(ca.c_str());
+    cli.enable_server_certificate_verification(true);
+    cli.set_read_timeout(std::chrono::seconds(60));
+    std::string buffer;
+    cli.Get("/emulator/events/stream?from=latest&deviceId=latency-0", {{"Authorization", token}},
+            [&](const char* data, size_t n) {
+              auto now = Clock::now();
+              open = true;
+              buffer.append(data, n);
+              size_t end;
+              while ((end = buffer.find("\n\n")) != std::string::npos) {
+                std::string block = buffer.substr(0, end);
+                buffer.erase(0, end + 2);
+                size_t at = block.find("data: ");
+                if (at == std::string::npos) continue;
+                auto e = nlohmann::json::parse(block.substr(at + 6));
+                std::lock_guard lock(mu);
+                arrived[e["properties"]["messageId"].get<std::string>()] = now;
+                cv.notify_all();
+              }
+              return !stop;
+            });
+  });
+  while (!open) std::this_thread::sleep_for(10ms);
+
+  struct Acks {
+    std::mutex mu;
+    std::condition_variable cv;
+    int last = -1;
+  } acks;
+  mosquitto* m = mosquitto_new("latency-0", true, &acks);
+  mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
+  mosquitto_username_pw_set(m, "localhost/latency-0/?api-version=2021-04-12",
+                            iothub::CreateSasToken("localhost/devices/latency-0", kDeviceKey, UnixNow() + 3600).c_str());
+  mosquitto_tls_set(m, ca.c_str(), nullptr, nullptr, nullptr, nullptr);
+  mosquitto_publish_callback_set(m, [](mosquitto*, void* self, int mid) {
+    auto* a = static_cast<Acks*>(self);
+    std::lock_guard lock(a->mu);
+    a->last = mid;
+    a->cv.notify_all();
+  });
+  mosquitto_connect(m, "127.0.0.1", hub.mqtt_port, 60);
+  mosquitto_loop_start(m);
+  std::this_thread::sleep_for(200ms);
+  for (int i = 0; i < messages; ++i) {
+    const std::string id = "lat-" + std::to_string(i);
+    const std::string topic = "devices/latency-0/messages/events/%24.mid=" + id;
+    int mid = 0;
+    auto sent = Clock::now();
+    mosquitto_publish(m, &mid, topic.c_str(), 16, "0123456789abcdef", 1, false);
+    Clock::time_point acked;
+    {
+      std::unique_lock lock(acks.mu);
+      acks.cv.wait_for(lock, 5s, [&] { return acks.last == mid; });
+      acked = Clock::now();
+    }
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, 5s, [&] { return arrived.count(id) > 0; });
+    if (!arrived.count(id)) continue;
+    out.ack_ms.push_back(std::chrono::duration<double, std::milli>(acked - sent).count());
+    out.stream_ms.push_back(std::chrono::duration<double, std::milli>(arrived[id] - sent).count());
+  }
+  mosquitto_disconnect(m);
+  mosquitto_loop_stop(m, false);
+  mosquitto_destroy(m);
+  stop = true;
+  reader.detach();  // it ends at its next frame or read timeout; the emulator stops right after
+  return out;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+}
+
 int64_t CountStoredEvents(const fs::path& db_path) {
   sqlite3* db = nullptr;
   sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
@@ -308,6 +406,7 @@ int main(int argc, char** argv) {
 
   // 1. The emulator: durable device-to-cloud (PUBACK after the SQLite commit).
   Result emulator;
+  StreamLatency latency;
   long emulator_peak_kib = 0;
   int64_t stored = 0;
   {
@@ -324,8 +423,9 @@ int main(int argc, char** argv) {
                                 iothub::CreateSasToken("localhost/devices/" + id, kDeviceKey, UnixNow() + 3600));
         });
     emulator_peak_kib = ProcKib(hub.pid, "VmHWM:");
+    latency = MeasureStreamLatency(hub, ca, 200);
   }
-  stored = CountStoredEvents(dir / "iothub.db");
+  stored = CountStoredEvents(dir / "iothub.db") - static_cast<int64_t>(latency.ack_ms.size());
 
   // 2. mosquitto: publishers -> one subscriber, no persistence.
   Result broker;
@@ -389,6 +489,12 @@ int main(int argc, char** argv) {
               broker_peak_kib / 1024.0);
   std::printf("%-44s %12lld %12s\n", "events in the log after shutdown", static_cast<long long>(stored), "-");
   std::printf("\nthroughput ratio emulator/mosquitto: %.2f\n", emulator.rate() / broker.rate());
+  std::printf("\nevent stream, one message at a time (%zu messages), milliseconds after PUBLISH:\n",
+              latency.ack_ms.size());
+  std::printf("  PUBACK       p50 %.2f  p99 %.2f  max %.2f\n", Percentile(latency.ack_ms, 0.5),
+              Percentile(latency.ack_ms, 0.99), Percentile(latency.ack_ms, 1.0));
+  std::printf("  on a stream  p50 %.2f  p99 %.2f  max %.2f\n", Percentile(latency.stream_ms, 0.5),
+              Percentile(latency.stream_ms, 0.99), Percentile(latency.stream_ms, 1.0));
   if (o.idle > 0) {
     std::printf("\n%-44s %12s %12s\n", "idle TLS connections", "emulator", "mosquitto");
     std::printf("%-44s %12d %12d\n", "accepted", idle_emulator.connected, idle_broker.connected);

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include "integration/emulator_process.h"
@@ -90,6 +91,31 @@ TEST_CASE("Device client: messages queued while the hub is down are delivered wh
   std::set<std::string> ids;
   for (const auto& e : events) ids.insert(e["properties"]["messageId"]);
   CHECK(ids == std::set<std::string>{"offline-0", "offline-1", "offline-2", "offline-3", "offline-4"});
+}
+
+TEST_CASE("Device client: renews its SAS token before it expires and keeps sending") {
+  EmulatorProcess hub;
+  CreateDevice(hub, "renewing");
+  auto options = Options();
+  options.token_lifetime = std::chrono::seconds(62);  // renewed 60 s before expiry: about 2 s after connecting
+  client::DeviceClient device(Connection("renewing", hub.mqtt_port()), options);
+  std::atomic<int> connects{0}, renewals{0};
+  device.OnConnectionStatus([&](const client::ConnectionStatus& s) {
+    if (s.connected) connects++;
+    if (s.reason.find("renewing") != std::string::npos) renewals++;
+  });
+  device.Open();
+  REQUIRE(device.WaitConnected(10s));
+  std::atomic<int> confirmed{0};
+  for (int i = 0; i < 6; ++i) {
+    device.SendEvent({"x", "r-" + std::to_string(i), {}, {}, {}, {}}, [&](bool ok) { confirmed += ok; });
+    std::this_thread::sleep_for(600ms);
+  }
+  device.Close();
+  CHECK(renewals >= 1);
+  CHECK(connects >= 2);
+  CHECK(confirmed == 6);
+  CHECK(json::parse(hub.Get("/emulator/events?deviceId=renewing")->body).size() == 6);
 }
 
 }  // namespace iothub::testing

@@ -135,6 +135,11 @@ TEST_CASE("Seed file: declared devices exist with their keys at start, and again
     CHECK(json::parse(hub.Get("/statistics/devices")->body)["totalDeviceCount"] == 2);
     hub.Stop();
   }
+  {
+    EmulatorProcess documented({"--seed", SOURCE_DIR "/docker/seed.example.json"});  // the file the README shows
+    CHECK(documented.Get("/devices/sensor-1")->status == 200);
+    CHECK(documented.Get("/devices/sensor-2")->status == 200);
+  }
   std::ofstream(seed) << R"([{"deviceId": "bad id!"}])";
   auto [status, output] = RunEmulatorToExit({"--in-memory", "--seed", seed, "--https-port", std::to_string(FreePort()),
                                              "--mqtt-port", std::to_string(FreePort())});
