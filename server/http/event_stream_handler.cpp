@@ -13,7 +13,9 @@
 namespace iothub::http {
 namespace {
 
-constexpr auto kHeartbeat = std::chrono::seconds(5);  // how soon a closed reader is noticed
+// A comment line this often when there is nothing to send. A reader that hung up is
+// noticed when a write fails, which is the second write after it left: within two of these.
+constexpr auto kHeartbeat = std::chrono::seconds(2);
 constexpr size_t kBatch = 200;
 
 std::atomic<int> g_open_streams{0};

@@ -35,6 +35,7 @@ class SseReader {
       auto res = cli->Get(path, headers, [this, until](const char* data, size_t n) {
         std::lock_guard lock(mu_);
         buffer_.append(data, n);
+        if (buffer_.find(": open") != std::string::npos) opened_ = true;
         size_t end;
         while ((end = buffer_.find("\n\n")) != std::string::npos) {
           std::string block = buffer_.substr(0, end);
@@ -71,6 +72,11 @@ class SseReader {
     std::this_thread::sleep_for(100ms);  // the server takes its start position when it answers
   }
   int status() const { return status_; }
+  // True once the server said the stream is live (": open"); waits for the reader to finish.
+  bool opened() {
+    Wait();
+    return opened_;
+  }
 
  private:
   size_t want_;
@@ -78,7 +84,7 @@ class SseReader {
   std::mutex mu_;
   std::string buffer_;
   std::vector<Frame> frames_;
-  std::atomic<bool> connected_{false}, done_{false};
+  std::atomic<bool> connected_{false}, done_{false}, opened_{false};
   std::atomic<int> status_{0};
 };
 
@@ -193,6 +199,21 @@ TEST_CASE("Event stream: dozens of live readers each get every new event while t
   dev.Send("x", "live-1");
   dev.Send("x", "live-2");
   for (auto& r : readers) CHECK(MessageIds(r->Wait()) == std::vector<std::string>{"live-1", "live-2"});
+}
+
+TEST_CASE("Event stream: streams beyond the worker budget are refused, and readers that leave free their place") {
+  EmulatorProcess hub({"--http-threads", "11"});  // 8 kept for the REST API: 3 streams
+  // Three readers that open a stream and hang up at once.
+  for (int i = 0; i < 3; ++i) CHECK(SseReader(hub, "/emulator/events/stream", 0).opened());
+  // Until the server notices (two keep-alives, within 4 s) their places are taken...
+  auto refused = hub.Get("/emulator/events/stream");
+  REQUIRE(refused);
+  CHECK(refused->status == 503);
+  CHECK(ErrorCodeOf(refused) == "ServiceUnavailable");
+  CHECK(hub.Get("/devices")->status == 200);  // and the REST API still answers
+  // ...then they are free again.
+  std::this_thread::sleep_for(7s);
+  for (int i = 0; i < 3; ++i) CHECK(SseReader(hub, "/emulator/events/stream", 0).opened());
 }
 
 TEST_CASE("Event stream: refusals are IoT Hub errors") {
