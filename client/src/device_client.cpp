@@ -12,26 +12,13 @@
 #include <thread>
 
 #include "iothub/sas_token.h"
+#include "url_encode.h"
 
 namespace iothub::client {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-std::string Encode(const std::string& text) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 int64_t UnixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -47,13 +34,13 @@ std::string TelemetryTopic(const std::string& device_id, const Message& m) {
   std::string bag;
   auto add = [&bag](const std::string& key, const std::string& value) {
     if (value.empty()) return;
-    bag += (bag.empty() ? "" : "&") + Encode(key) + "=" + Encode(value);
+    bag += (bag.empty() ? "" : "&") + detail::UrlEncode(key) + "=" + detail::UrlEncode(value);
   };
   add("$.mid", m.message_id);
   add("$.cid", m.correlation_id);
   add("$.ct", m.content_type);
   add("$.ce", m.content_encoding);
-  for (const auto& [k, v] : m.properties) bag += (bag.empty() ? "" : "&") + Encode(k) + "=" + Encode(v);
+  for (const auto& [k, v] : m.properties) bag += (bag.empty() ? "" : "&") + detail::UrlEncode(k) + "=" + detail::UrlEncode(v);
   return "devices/" + device_id + "/messages/events/" + bag;
 }
 
@@ -110,7 +97,7 @@ struct DeviceClient::Impl {
     mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
     mosquitto_int_option(mosq, MOSQ_OPT_TCP_NODELAY, 1);
     const std::string username = connection.host_name + "/" + connection.device_id +
-                                 "/?api-version=2021-04-12&DeviceClientType=" + Encode("iothub-emulator-cpp/0.1");
+                                 "/?api-version=2021-04-12&DeviceClientType=" + detail::UrlEncode("iothub-emulator-cpp/0.1");
     mosquitto_username_pw_set(mosq, username.c_str(), Token().c_str());
     if (options.ca_file.empty()) {
       mosquitto_tls_set(mosq, nullptr, "/etc/ssl/certs", nullptr, nullptr, nullptr);

@@ -1,5 +1,7 @@
 #include "iothub/sas_token.h"
 
+#include "url_encode.h"
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -9,20 +11,6 @@
 namespace iothub::client {
 namespace {
 
-std::string EncodeComponent(const std::string& text) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -34,7 +22,7 @@ std::string MakeSasToken(const std::string& resource, const std::string& base64_
   if (n < 0 || base64_key.empty() || base64_key.size() % 4 != 0) throw std::invalid_argument("the key is not base64");
   key.resize(n - (base64_key.ends_with("==") ? 2 : base64_key.ends_with("=") ? 1 : 0));
 
-  const std::string sr = EncodeComponent(resource);
+  const std::string sr = detail::UrlEncode(resource);
   const std::string to_sign = sr + "\n" + std::to_string(expiry);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
@@ -43,8 +31,8 @@ std::string MakeSasToken(const std::string& resource, const std::string& base64_
   std::string signature(4 * ((length + 2) / 3), '\0');
   EVP_EncodeBlock(reinterpret_cast<unsigned char*>(signature.data()), digest, static_cast<int>(length));
 
-  std::string token = "SharedAccessSignature sr=" + sr + "&sig=" + EncodeComponent(signature) + "&se=" + std::to_string(expiry);
-  if (key_name) token += "&skn=" + EncodeComponent(*key_name);
+  std::string token = "SharedAccessSignature sr=" + sr + "&sig=" + detail::UrlEncode(signature) + "&se=" + std::to_string(expiry);
+  if (key_name) token += "&skn=" + detail::UrlEncode(*key_name);
   return token;
 }
 

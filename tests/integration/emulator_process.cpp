@@ -90,45 +90,57 @@ std::string TestCaPath() { return std::string(TEST_DATA_DIR) + "/certs/ca.pem"; 
 
 EmulatorProcess::EmulatorProcess(std::vector<std::string> extra_args, std::optional<std::string> data_dir) {
   // Free ports, unless extra_args names them (a restart on the same ports).
-  auto given = [&](const char* flag) -> int {
+  bool ports_given = false;
+  auto given = [&](const char* flag) -> std::optional<int> {
     for (size_t i = 0; i + 1 < extra_args.size(); ++i) {
       if (extra_args[i] == flag) {
         int port = std::stoi(extra_args[i + 1]);
         extra_args.erase(extra_args.begin() + i, extra_args.begin() + i + 2);
+        ports_given = true;
         return port;
       }
     }
-    return FreePort();
+    return std::nullopt;
   };
-  https_port_ = given("--https-port");
-  mqtt_port_ = given("--mqtt-port");
-  mqtt_plain_port_ = FreePort();
-  std::vector<std::string> args = {"--https-port", std::to_string(https_port_), "--https-bind", "127.0.0.1",
-                                   "--mqtt-port", std::to_string(mqtt_port_), "--mqtt-bind", "127.0.0.1",
-                                   "--mqtt-plain-port", std::to_string(mqtt_plain_port_),
-                                   "--tls-cert", std::string(TEST_DATA_DIR) + "/certs/server.pem",
-                                   "--tls-key", std::string(TEST_DATA_DIR) + "/certs/server.key"};
-  if (data_dir) {
-    args.insert(args.end(), {"--data-dir", *data_dir});
-  } else {
-    args.push_back("--in-memory");
-  }
-  args.insert(args.end(), extra_args.begin(), extra_args.end());
-  log_path_ = LogPath();
-  pid_ = Spawn(args, log_path_);
+  const auto fixed_https = given("--https-port");
+  const auto fixed_mqtt = given("--mqtt-port");
 
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (auto exited = WaitExit(pid_, std::chrono::milliseconds(0))) {
-      pid_ = -1;
-      FAIL("the emulator exited with " << *exited << " while starting:\n" << Log());
+  // A port found free can be taken by a test running in parallel before the
+  // emulator binds it: then start again on other ports.
+  for (int attempt = 0;; ++attempt) {
+    https_port_ = fixed_https.value_or(FreePort());
+    mqtt_port_ = fixed_mqtt.value_or(FreePort());
+    mqtt_plain_port_ = FreePort();
+    std::vector<std::string> args = {"--https-port", std::to_string(https_port_), "--https-bind", "127.0.0.1",
+                                     "--mqtt-port", std::to_string(mqtt_port_), "--mqtt-bind", "127.0.0.1",
+                                     "--mqtt-plain-port", std::to_string(mqtt_plain_port_),
+                                     "--tls-cert", std::string(TEST_DATA_DIR) + "/certs/server.pem",
+                                     "--tls-key", std::string(TEST_DATA_DIR) + "/certs/server.key"};
+    if (data_dir) {
+      args.insert(args.end(), {"--data-dir", *data_dir});
+    } else {
+      args.push_back("--in-memory");
     }
-    auto cli = Client();
-    cli->set_connection_timeout(std::chrono::milliseconds(200));
-    if (auto res = cli->Get("/health"); res && res->status == 200) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    log_path_ = LogPath();
+    pid_ = Spawn(args, log_path_);
+
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    bool port_taken = false;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (auto exited = WaitExit(pid_, std::chrono::milliseconds(0))) {
+        pid_ = -1;
+        port_taken = Log().find("already in use") != std::string::npos;
+        if (port_taken && !ports_given && attempt < 5) break;
+        FAIL("the emulator exited with " << *exited << " while starting:\n" << Log());
+      }
+      auto cli = Client();
+      cli->set_connection_timeout(std::chrono::milliseconds(200));
+      if (auto res = cli->Get("/health"); res && res->status == 200) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (!port_taken) FAIL("the emulator did not become healthy:\n" << Log());
   }
-  FAIL("the emulator did not become healthy:\n" << Log());
 }
 
 EmulatorProcess::~EmulatorProcess() {
@@ -201,6 +213,15 @@ std::pair<int, std::string> RunEmulatorToExit(const std::vector<std::string>& ar
     return {-1, ReadFile(log)};
   }
   return {*status, ReadFile(log)};
+}
+
+std::pair<int, std::string> RunCommand(const std::string& command) {
+  std::string output;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
+  int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
 std::string ErrorCodeOf(const httplib::Result& res) {

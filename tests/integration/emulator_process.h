@@ -61,6 +61,9 @@ class EmulatorProcess {
 // Runs the binary to completion with args; returns exit status and output.
 std::pair<int, std::string> RunEmulatorToExit(const std::vector<std::string>& args, int timeout_seconds = 10);
 
+// Runs a shell command; its exit status and its stdout and stderr together.
+std::pair<int, std::string> RunCommand(const std::string& command);
+
 // The parsed legacy error body's "ErrorCode:<Name>" name, or "" when the body is not one.
 std::string ErrorCodeOf(const httplib::Result& res);
 

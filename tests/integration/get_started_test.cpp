@@ -15,15 +15,6 @@ namespace {
 
 using nlohmann::json;
 
-// Runs a shell command; exit status and stdout+stderr.
-std::pair<int, std::string> Run(const std::string& command) {
-  std::string output;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
-  int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
 
 std::string Cli(const EmulatorProcess& hub, const std::string& key = kOwnerKey) {
   return "IOTHUB_CONNECTION_STRING='HostName=localhost;SharedAccessKeyName=iothubowner;SharedAccessKey=" + key +
@@ -45,7 +36,7 @@ std::string Field(const std::string& output, const std::string& name) {
 
 TEST_CASE("Get started: create a device, simulate it, and the monitor shows exactly its messages in order") {
   EmulatorProcess hub;
-  auto [created, create_output] = Run(Cli(hub) + "device create myFirstNodeDevice");
+  auto [created, create_output] = RunCommand(Cli(hub) + "device create myFirstNodeDevice");
   CAPTURE(create_output);
   REQUIRE(created == 0);
   CHECK(Field(create_output, "deviceId") == "myFirstNodeDevice");
@@ -61,12 +52,12 @@ TEST_CASE("Get started: create a device, simulate it, and the monitor shows exac
   // The monitor runs alongside, as in the tutorial; from the start of the log so none is missed.
   const std::string monitor_file = FreshDataDir("monitor") + "/out.jsonl";
   std::thread monitor([&] {
-    Run(Cli(hub) + "monitor myFirstNodeDevice --from earliest --json -n 5 -t 30 > " + monitor_file);
+    RunCommand(Cli(hub) + "monitor myFirstNodeDevice --from earliest --json -n 5 -t 30 > " + monitor_file);
   });
   const std::string device = "HostName=localhost:" + std::to_string(hub.mqtt_port()) +
                              ";DeviceId=myFirstNodeDevice;SharedAccessKey=" + key;
   auto [simulated, simulate_output] =
-      Run(Cli(hub) + "simulate --count 5 --interval 0.1 --device-connection-string '" + device + "'");
+      RunCommand(Cli(hub) + "simulate --count 5 --interval 0.1 --device-connection-string '" + device + "'");
   CAPTURE(simulate_output);
   CHECK(simulated == 0);
   for (int n = 1; n <= 5; ++n) {
@@ -89,34 +80,34 @@ TEST_CASE("Get started: create a device, simulate it, and the monitor shows exac
     CHECK(e["annotations"]["iothub-connection-device-id"] == "myFirstNodeDevice");
   }
 
-  auto [shown, show_output] = Run(Cli(hub) + "device show myFirstNodeDevice");
+  auto [shown, show_output] = RunCommand(Cli(hub) + "device show myFirstNodeDevice");
   CHECK(shown == 0);
   CHECK(Field(show_output, "lastActivityTime") != "0001-01-01T00:00:00Z");
-  auto [listed, list_output] = Run(Cli(hub) + "device list");
+  auto [listed, list_output] = RunCommand(Cli(hub) + "device list");
   CHECK(list_output.find("myFirstNodeDevice\tenabled") != std::string::npos);
-  auto [printed, cs_output] = Run(Cli(hub) + "device connection-string myFirstNodeDevice");
+  auto [printed, cs_output] = RunCommand(Cli(hub) + "device connection-string myFirstNodeDevice");
   CHECK(cs_output == "HostName=localhost;DeviceId=myFirstNodeDevice;SharedAccessKey=" + key + "\n");
-  CHECK(Run(Cli(hub) + "device delete myFirstNodeDevice").first == 0);
+  CHECK(RunCommand(Cli(hub) + "device delete myFirstNodeDevice").first == 0);
 }
 
 TEST_CASE("Get started: the CLI's errors are clear and its exit codes tell them apart") {
   EmulatorProcess hub;
-  auto [missing, missing_output] = Run(Cli(hub) + "device show nobody");
+  auto [missing, missing_output] = RunCommand(Cli(hub) + "device show nobody");
   CHECK(missing == 4);
   CHECK(missing_output.find("DeviceNotFound") != std::string::npos);
-  auto [forbidden, forbidden_output] = Run(Cli(hub, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=") + "device list");
+  auto [forbidden, forbidden_output] = RunCommand(Cli(hub, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=") + "device list");
   CHECK(forbidden == 3);
   CHECK(forbidden_output.find("IotHubUnauthorizedAccess") != std::string::npos);
-  auto [unreachable, unreachable_output] = Run(IOTHUB_CLI " --ca " + TestCaPath() + " --https-port " +
+  auto [unreachable, unreachable_output] = RunCommand(IOTHUB_CLI " --ca " + TestCaPath() + " --https-port " +
                                                std::to_string(FreePort()) +
                                                " --login 'HostName=localhost;SharedAccessKeyName=a;SharedAccessKey=YWFhYQ==' device list");
   CHECK(unreachable == 2);
   CHECK(unreachable_output.find("cannot reach") != std::string::npos);
-  auto [usage, usage_output] = Run("env -u IOTHUB_CONNECTION_STRING " IOTHUB_CLI " device list");
+  auto [usage, usage_output] = RunCommand("env -u IOTHUB_CONNECTION_STRING " IOTHUB_CLI " device list");
   CHECK(usage == 1);
   CHECK(usage_output.find("IOTHUB_CONNECTION_STRING") != std::string::npos);
-  Run(Cli(hub) + "device create dup");
-  CHECK(Run(Cli(hub) + "device create dup").first == 5);
+  RunCommand(Cli(hub) + "device create dup");
+  CHECK(RunCommand(Cli(hub) + "device create dup").first == 5);
 }
 
 TEST_CASE("Seed file: declared devices exist with their keys at start, and again after a restart") {

@@ -52,15 +52,6 @@ void PublishAcked(MqttTestClient& client, const std::string& topic, const std::s
   CHECK(std::get<mqtt::Puback>(*ack).packet_id == id);
 }
 
-// Runs a command, returning exit status and combined output.
-std::pair<int, std::string> Run(const std::string& command) {
-  std::string output;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  char buf[512];
-  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
-  int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
 
 }  // namespace
 
@@ -159,7 +150,7 @@ TEST_CASE("MQTT with mosquitto_pub --cafile over TLS: a good token publishes, a 
   const std::string base = "mosquitto_pub -h localhost -p " + std::to_string(hub.mqtt_port()) + " --cafile " +
                            TestCaPath() + " -i cli-dev -u 'localhost/cli-dev/?api-version=2021-04-12' -q 1 ";
   auto [ok_status, ok_output] =
-      Run(base + "-P '" + DeviceToken("cli-dev", kKeyA) + "' -t 'devices/cli-dev/messages/events/%24.mid=from-cli' -m hello");
+      RunCommand(base + "-P '" + DeviceToken("cli-dev", kKeyA) + "' -t 'devices/cli-dev/messages/events/%24.mid=from-cli' -m hello");
   CAPTURE(ok_output);
   CHECK(ok_status == 0);
   json events = Events(hub, "cli-dev");
@@ -167,7 +158,7 @@ TEST_CASE("MQTT with mosquitto_pub --cafile over TLS: a good token publishes, a 
   CHECK(events[0]["body"] == "hello");
   CHECK(events[0]["properties"]["messageId"] == "from-cli");
 
-  auto [bad_status, bad_output] = Run(base + "-P '" + DeviceToken("cli-dev", kDevicePolicyKey) + "' -t t -m x");
+  auto [bad_status, bad_output] = RunCommand(base + "-P '" + DeviceToken("cli-dev", kDevicePolicyKey) + "' -t t -m x");
   CHECK(bad_status != 0);
   CHECK(bad_output.find("not authorised") != std::string::npos);
 }
