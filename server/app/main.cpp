@@ -15,6 +15,7 @@
 #include "app/seed.h"
 #include "core/device_authenticator.h"
 #include "core/device_connections.h"
+#include "core/direct_methods.h"
 #include "core/event_log.h"
 #include "core/registry.h"
 #include "core/sas_authenticator.h"
@@ -139,6 +140,7 @@ int Run(const app::Config& c) {
   SasAuthenticator authenticator(policies, c.AcceptedHostNames(),
                                  [&registry](const std::string& id) { return registry.KeysOf(id); });
   DeviceAuthenticator device_authenticator(authenticator, registry);
+  DirectMethods methods(registry, connections);
   if (!c.seed_file.empty()) {
     auto seeded = app::ApplySeedFile(c.seed_file, registry);
     if (!seeded.ok()) {
@@ -156,12 +158,12 @@ int Run(const app::Config& c) {
   }
 
   // Event streams each hold a worker thread; the REST API keeps at least 8.
-  http::HttpsServer https(tls, {registry, authenticator, connections, *event_log, std::max(1, c.http_threads - 8)},
+  http::HttpsServer https(tls, {registry, authenticator, connections, *event_log, methods, std::max(1, c.http_threads - 8)},
                           static_cast<size_t>(c.http_threads));
   int https_port = BindHttps(https, c);
   if (https_port == 0) return 1;
 
-  mqtt::MqttServer mqtt(tls, {device_authenticator, authenticator, connections, *event_log, subscription_store},
+  mqtt::MqttServer mqtt(tls, {device_authenticator, authenticator, connections, *event_log, subscription_store, methods},
                         {c.mqtt_bind, c.mqtt_port, c.mqtt_plain_bind, c.mqtt_plain_port, c.mqtt_threads});
   if (auto why = mqtt.Bind()) {
     spdlog::error("Cannot listen for MQTT: {}", *why);

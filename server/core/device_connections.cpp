@@ -64,6 +64,17 @@ void DeviceConnections::Disconnect(const std::string& device_id, std::string_vie
   if (current) current->Close(reason);
 }
 
+bool DeviceConnections::SendMethodRequest(const std::string& device_id, const std::string& method_name,
+                                          const std::string& request_id, const std::string& payload_json) {
+  std::shared_ptr<Connection> current;
+  {
+    std::lock_guard lock(mu_);
+    auto it = presence_.find(device_id);
+    if (it != presence_.end()) current = it->second.connection.lock();
+  }
+  return current && current->SendMethodRequest(method_name, request_id, payload_json);
+}
+
 void DeviceConnections::NoteActivity(const std::string& device_id) {
   std::lock_guard lock(mu_);
   Presence& p = presence_[device_id];

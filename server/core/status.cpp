@@ -17,6 +17,7 @@ ErrorInfo Info(ErrorCode code) {
     case ErrorCode::kIotHubUnauthorizedAccess: return {"IotHubUnauthorizedAccess", 401002};
     case ErrorCode::kIotHubQuotaExceeded: return {"IotHubQuotaExceeded", 403002};
     case ErrorCode::kDeviceNotFound: return {"DeviceNotFound", 404001};
+    case ErrorCode::kDeviceNotOnline: return {"DeviceNotOnline", 404103};
     case ErrorCode::kResourceNotFound: return {"ResourceNotFound", 404000};
     case ErrorCode::kMethodNotAllowed: return {"MethodNotAllowed", 405000};
     case ErrorCode::kDeviceAlreadyExists: return {"DeviceAlreadyExists", 409001};
@@ -24,6 +25,7 @@ ErrorInfo Info(ErrorCode code) {
     case ErrorCode::kMessageTooLarge: return {"MessageTooLarge", 413001};
     case ErrorCode::kServerError: return {"ServerError", 500001};
     case ErrorCode::kServiceUnavailable: return {"ServiceUnavailable", 503001};
+    case ErrorCode::kGatewayTimeout: return {"GatewayTimeout", 504101};
   }
   return {"ServerError", 500001};
 }

@@ -19,6 +19,7 @@ enum class ErrorCode {
   kIotHubUnauthorizedAccess,  // 401002
   kIotHubQuotaExceeded,       // 403002
   kDeviceNotFound,            // 404001
+  kDeviceNotOnline,           // 404103
   kResourceNotFound,          // 404 on an unknown path
   kMethodNotAllowed,          // 405
   kDeviceAlreadyExists,       // 409001
@@ -26,6 +27,7 @@ enum class ErrorCode {
   kMessageTooLarge,           // 413001
   kServerError,               // 500001
   kServiceUnavailable,        // 503001
+  kGatewayTimeout,            // 504101
 };
 
 // "DeviceNotFound", the name IoT Hub puts in `ErrorCode:<Name>` and `iothub-errorcode`.

@@ -21,6 +21,9 @@ void ListEvents(const HttpContext&, const httplib::Request&, httplib::Response&)
 // event_stream_handler.cpp: the same as Server-Sent Events, live.
 void StreamEvents(const HttpContext&, const httplib::Request&, httplib::Response&);
 
+// method_handlers.cpp: direct methods.
+void InvokeMethod(const HttpContext&, const httplib::Request&, httplib::Response&);
+
 // statistics_handlers.cpp
 void GetDeviceStatistics(const HttpContext&, const httplib::Request&, httplib::Response&);
 void GetServiceStatistics(const HttpContext&, const httplib::Request&, httplib::Response&);

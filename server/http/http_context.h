@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/device_connections.h"
+#include "core/direct_methods.h"
 #include "core/event_log.h"
 #include "core/registry.h"
 #include "core/sas_authenticator.h"
@@ -13,6 +14,7 @@ struct HttpContext {
   const SasAuthenticator& authenticator;
   DeviceConnections& connections;
   EventLog& events;
+  DirectMethods& methods;
   int max_streams = 8;  // open event streams at once; each holds a worker thread
 };
 

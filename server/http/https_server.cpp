@@ -26,6 +26,7 @@ const Route kRoutes[] = {
     {Method::kPut, "/devices/([^/]+)", PutDevice},
     {Method::kGet, "/devices/([^/]+)", GetDevice},
     {Method::kDelete, "/devices/([^/]+)", DeleteDevice},
+    {Method::kPost, "/twins/([^/]+)/methods", InvokeMethod},
     {Method::kGet, "/statistics/devices", GetDeviceStatistics},
     {Method::kGet, "/statistics/service", GetServiceStatistics},
     // Emulator-only endpoints live under /emulator/, apart from IoT Hub's own API.

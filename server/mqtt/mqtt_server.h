@@ -11,6 +11,7 @@
 #include "core/device_authenticator.h"
 #include "core/device_connections.h"
 #include "core/device_subscriptions.h"
+#include "core/direct_methods.h"
 #include "core/event_log.h"
 #include "core/sas_authenticator.h"
 #include "tls/dev_certificates.h"
@@ -23,6 +24,7 @@ struct MqttServices {
   DeviceConnections& connections;
   EventLog& event_log;
   SubscriptionStore& subscriptions;
+  DirectMethods& methods;
 };
 
 struct MqttOptions {

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
+
 #include "mqtt/codec/mqtt_codec.h"
 #include "mqtt/iothub_topics.h"
 
@@ -70,6 +72,37 @@ void MqttSession::Close(std::string_view reason) {
   asio::post(executor_, [self = shared_from_this(), reason = std::string(reason)] {
     self->Shutdown(reason, true, true);
   });
+}
+
+bool MqttSession::SendMethodRequest(const std::string& method_name, const std::string& request_id,
+                                    const std::string& payload_json) {
+  if (!listens_for_methods_) return false;
+  asio::post(executor_, [self = shared_from_this(), topic = "$iothub/methods/POST/" + method_name + "/?$rid=" + request_id,
+                         payload_json] {
+    if (self->state_ == State::kConnected) self->Send(Publish{topic, payload_json, 0, false, false, 0});
+  });
+  return true;
+}
+
+void MqttSession::SubscriptionsChanged() {
+  listens_for_methods_ = subscriptions_.count(Feed::kMethods) > 0;
+}
+
+bool MqttSession::HandleMethodResponse(const Publish& p) {
+  constexpr std::string_view kPrefix = "$iothub/methods/res/";
+  std::string_view topic = p.topic;
+  if (!topic.starts_with(kPrefix)) return false;
+  topic.remove_prefix(kPrefix.size());
+  size_t slash = topic.find('/');
+  size_t rid_at = topic.find("$rid=");
+  if (slash == std::string_view::npos || rid_at == std::string_view::npos) return false;
+  int status = 0;
+  auto [end, ec] = std::from_chars(topic.data(), topic.data() + slash, status);
+  if (ec != std::errc() || end != topic.data() + slash) return false;
+  std::string_view rid = topic.substr(rid_at + 5);
+  rid = rid.substr(0, rid.find('&'));
+  services_.methods.Complete(connection_->device.device_id, std::string(rid), status, p.payload);
+  return true;
 }
 
 void MqttSession::DoRead() {
@@ -202,6 +235,7 @@ void MqttSession::HandleConnect(Connect& c) {
     } else {
       subscriptions_ = services_.subscriptions.Load(client_id_);
       session_present = !subscriptions_.empty();
+      SubscriptionsChanged();
     }
   } catch (const std::exception& e) {
     return RefuseConnect(ConnectReturnCode::kServerUnavailable, std::string("session store failed: ") + e.what());
@@ -223,6 +257,7 @@ void MqttSession::HandlePublish(Publish& p) {
                         std::to_string(options_.max_message_bytes),
                     true, true);
   }
+  if (HandleMethodResponse(p)) return;
   auto telemetry = ParseTelemetryTopic(p.topic, connection_->device.device_id);
   if (!telemetry) return Shutdown("publishing to '" + p.topic + "' is not allowed", true, true);
   if (!telemetry->ok()) return Shutdown(telemetry->status().message() + " in '" + p.topic + "'", true, true);
@@ -262,6 +297,7 @@ void MqttSession::HandleSubscribe(const Subscribe& s) {
     subscriptions_[*feed] = granted;
     ack.return_codes.push_back(granted);
   }
+  SubscriptionsChanged();
   if (!clean_session_) {
     try {
       services_.subscriptions.Save(client_id_, subscriptions_);
@@ -276,6 +312,7 @@ void MqttSession::HandleUnsubscribe(const Unsubscribe& u) {
   for (const auto& filter : u.filters) {
     if (auto feed = FeedOfFilter(filter, connection_->device.device_id)) subscriptions_.erase(*feed);
   }
+  SubscriptionsChanged();
   if (!clean_session_) {
     try {
       services_.subscriptions.Save(client_id_, subscriptions_);

@@ -8,6 +8,7 @@
 #include <asio.hpp>
 
 #include <vector>
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,8 @@ class MqttSession : public std::enable_shared_from_this<MqttSession>, public Dev
 
   void Start();
   void Close(std::string_view reason) override;
+  bool SendMethodRequest(const std::string& method_name, const std::string& request_id,
+                         const std::string& payload_json) override;
 
  private:
   enum class State { kHandshake, kAwaitConnect, kConnected, kClosing, kClosed };
@@ -39,6 +42,9 @@ class MqttSession : public std::enable_shared_from_this<MqttSession>, public Dev
   void Handle(Packet packet);
   void HandleConnect(Connect& connect);
   void HandlePublish(Publish& publish);
+  // $iothub/methods/res/{status}/?$rid={rid}: a device's answer to a direct method.
+  bool HandleMethodResponse(const Publish& publish);
+  void SubscriptionsChanged();
   void HandleSubscribe(const Subscribe& subscribe);
   void HandleUnsubscribe(const Unsubscribe& unsubscribe);
   void RefuseConnect(ConnectReturnCode code, const std::string& why);
@@ -78,6 +84,7 @@ class MqttSession : public std::enable_shared_from_this<MqttSession>, public Dev
   std::chrono::seconds keep_alive_allowance_{0};  // 0: no keep-alive
   Clock::time_point token_expiry_{};
   Subscriptions subscriptions_;
+  std::atomic<bool> listens_for_methods_{false};  // read from other threads
 
   std::chrono::steady_clock::time_point last_received_;
   std::chrono::steady_clock::time_point last_activity_noted_{};

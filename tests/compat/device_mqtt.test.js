@@ -91,3 +91,23 @@ test('our monitor (iothub monitor) shows what the official device SDK sends, in 
   assert.deepEqual(events.map((e) => e.body.windSpeed), [10, 11, 12]);
   assert.ok(events.every((e) => e.applicationProperties.temperatureAlert === 'false'));
 });
+
+test('direct methods: onDeviceMethod answers Client.invokeDeviceMethod', async () => {
+  const { Client: ServiceClient } = require('azure-iothub');
+  const registry = Registry.fromConnectionString(hubConnectionString());
+  const created = (await registry.create({ deviceId: 'node-methods' })).responseBody;
+  const device = Client.fromConnectionString(
+    `HostName=localhost;DeviceId=node-methods;SharedAccessKey=${created.authentication.symmetricKey.primaryKey}`, Mqtt);
+  await device.open();
+  device.onDeviceMethod('setInterval', (request, response) => {
+    response.send(200, { interval: request.payload.seconds, applied: true });
+  });
+  await new Promise((r) => setTimeout(r, 300));  // the SUBSCRIBE goes out after open
+  const service = ServiceClient.fromConnectionString(hubConnectionString());
+  const { result } = await service.invokeDeviceMethod('node-methods',
+    { methodName: 'setInterval', payload: { seconds: 5 }, responseTimeoutInSeconds: 10 });
+  assert.deepEqual(result, { status: 200, payload: { interval: 5, applied: true } });
+  await device.close();
+  await assert.rejects(service.invokeDeviceMethod('node-methods', { methodName: 'setInterval', responseTimeoutInSeconds: 5 }),
+    (err) => err.response && err.response.statusCode === 404);
+});
