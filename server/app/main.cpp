@@ -14,6 +14,7 @@
 #include "app/port_check.h"
 #include "app/seed.h"
 #include "core/device_authenticator.h"
+#include "core/cloud_to_device.h"
 #include "core/device_connections.h"
 #include "core/direct_methods.h"
 #include "core/event_log.h"
@@ -22,6 +23,7 @@
 #include "http/https_server.h"
 #include "mqtt/mqtt_server.h"
 #include "storage/sqlite_database.h"
+#include "storage/sqlite_cloud_to_device_store.h"
 #include "storage/sqlite_device_store.h"
 #include "storage/sqlite_event_store.h"
 #include "storage/sqlite_subscription_store.h"
@@ -133,6 +135,7 @@ int Run(const app::Config& c) {
   if (!c.in_memory) events_db = std::make_unique<storage::SqliteDatabase>(db_path);
   storage::SqliteDeviceStore device_store(db);
   storage::SqliteSubscriptionStore subscription_store(db);
+  storage::SqliteCloudToDeviceStore c2d_store(db);
   storage::SqliteEventStore event_store(events_db ? *events_db : db);
 
   DeviceConnections connections(device_store);
@@ -141,6 +144,9 @@ int Run(const app::Config& c) {
                                  [&registry](const std::string& id) { return registry.KeysOf(id); });
   DeviceAuthenticator device_authenticator(authenticator, registry);
   DirectMethods methods(registry, connections);
+  CloudToDevice cloud_to_device(c2d_store, registry, connections);
+  registry.SetMessageCounter([&cloud_to_device](const std::string& id) { return cloud_to_device.Count(id); });
+  registry.OnDeviceDeleted([&c2d_store](const std::string& id) { c2d_store.Purge(id); });
   if (!c.seed_file.empty()) {
     auto seeded = app::ApplySeedFile(c.seed_file, registry);
     if (!seeded.ok()) {
@@ -158,12 +164,14 @@ int Run(const app::Config& c) {
   }
 
   // Event streams each hold a worker thread; the REST API keeps at least 8.
-  http::HttpsServer https(tls, {registry, authenticator, connections, *event_log, methods, std::max(1, c.http_threads - 8)},
+  http::HttpsServer https(tls, {registry, authenticator, connections, *event_log, methods, cloud_to_device,
+                                  std::max(1, c.http_threads - 8)},
                           static_cast<size_t>(c.http_threads));
   int https_port = BindHttps(https, c);
   if (https_port == 0) return 1;
 
-  mqtt::MqttServer mqtt(tls, {device_authenticator, authenticator, connections, *event_log, subscription_store, methods},
+  mqtt::MqttServer mqtt(tls, {device_authenticator, authenticator, connections, *event_log, subscription_store, methods,
+                         cloud_to_device},
                         {c.mqtt_bind, c.mqtt_port, c.mqtt_plain_bind, c.mqtt_plain_port, c.mqtt_threads});
   if (auto why = mqtt.Bind()) {
     spdlog::error("Cannot listen for MQTT: {}", *why);

@@ -75,6 +75,16 @@ bool DeviceConnections::SendMethodRequest(const std::string& device_id, const st
   return current && current->SendMethodRequest(method_name, request_id, payload_json);
 }
 
+void DeviceConnections::NotifyCloudToDevice(const std::string& device_id) {
+  std::shared_ptr<Connection> current;
+  {
+    std::lock_guard lock(mu_);
+    auto it = presence_.find(device_id);
+    if (it != presence_.end()) current = it->second.connection.lock();
+  }
+  if (current) current->CloudToDeviceWaiting();
+}
+
 void DeviceConnections::NoteActivity(const std::string& device_id) {
   std::lock_guard lock(mu_);
   Presence& p = presence_[device_id];

@@ -30,6 +30,8 @@ class DeviceConnections {
     // Sends a direct-method request if the device subscribed to methods; false otherwise.
     virtual bool SendMethodRequest(const std::string& method_name, const std::string& request_id,
                                    const std::string& payload_json) = 0;
+    // New cloud-to-device messages wait for the device: deliver them if it listens.
+    virtual void CloudToDeviceWaiting() = 0;
   };
 
   explicit DeviceConnections(DeviceStore& store);
@@ -42,6 +44,7 @@ class DeviceConnections {
   // Closes the device's connection, if any (device deleted, disabled or its keys changed).
   void Disconnect(const std::string& device_id, std::string_view reason);
   void NoteActivity(const std::string& device_id);
+  void NotifyCloudToDevice(const std::string& device_id);
   // Hands a method request to the device's connection; false when it has none or it does not listen for methods.
   bool SendMethodRequest(const std::string& device_id, const std::string& method_name, const std::string& request_id,
                          const std::string& payload_json);

@@ -113,6 +113,7 @@ Registry::Registry(DeviceStore& store, DeviceConnections* connections) : store_(
 
 Device Registry::WithPresence(Device device) const {
   if (connections_) connections_->Overlay(device);
+  if (message_counter_) device.cloud_to_device_message_count = message_counter_(device.device_id);
   return device;
 }
 
@@ -187,6 +188,7 @@ Status Registry::DeleteLocked(const std::string& device_id, const Precondition& 
   }
   store_.Erase(device_id);
   if (connections_) connections_->Disconnect(device_id, "the device was deleted");
+  if (on_deleted_) on_deleted_(device_id);
   return Status::Ok();
 }
 

@@ -3,6 +3,7 @@
 // Thread-safe: writes are serialised so that ETag checks and their writes are atomic.
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -64,6 +65,11 @@ class Registry {
   Result<BulkResult> Bulk(const std::vector<BulkItem>& items);
   DeviceCounts Statistics();
 
+  // Supplies cloudToDeviceMessageCount (set once, before serving).
+  void SetMessageCounter(std::function<int64_t(const std::string&)> counter) { message_counter_ = std::move(counter); }
+  // Told when a device is deleted, to drop what belongs to it (its queue).
+  void OnDeviceDeleted(std::function<void(const std::string&)> callback) { on_deleted_ = std::move(callback); }
+
   // For the SAS authenticator: a SAS device's keys, nullopt otherwise.
   std::optional<DeviceKeys> KeysOf(const std::string& device_id);
 
@@ -76,6 +82,8 @@ class Registry {
 
   DeviceStore& store_;
   DeviceConnections* connections_;
+  std::function<int64_t(const std::string&)> message_counter_;
+  std::function<void(const std::string&)> on_deleted_;
   std::mutex write_mu_;  // guards read-check-write sequences against store_
 };
 

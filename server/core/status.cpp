@@ -16,6 +16,7 @@ ErrorInfo Info(ErrorCode code) {
     case ErrorCode::kIotHubFormatError: return {"IotHubFormatError", 400006};
     case ErrorCode::kIotHubUnauthorizedAccess: return {"IotHubUnauthorizedAccess", 401002};
     case ErrorCode::kIotHubQuotaExceeded: return {"IotHubQuotaExceeded", 403002};
+    case ErrorCode::kDeviceMaximumQueueDepthExceeded: return {"DeviceMaximumQueueDepthExceeded", 403004};
     case ErrorCode::kDeviceNotFound: return {"DeviceNotFound", 404001};
     case ErrorCode::kDeviceNotOnline: return {"DeviceNotOnline", 404103};
     case ErrorCode::kResourceNotFound: return {"ResourceNotFound", 404000};

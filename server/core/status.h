@@ -18,6 +18,7 @@ enum class ErrorCode {
   kIotHubFormatError,         // 400006
   kIotHubUnauthorizedAccess,  // 401002
   kIotHubQuotaExceeded,       // 403002
+  kDeviceMaximumQueueDepthExceeded,  // 403004
   kDeviceNotFound,            // 404001
   kDeviceNotOnline,           // 404103
   kResourceNotFound,          // 404 on an unknown path

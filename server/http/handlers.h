@@ -24,6 +24,10 @@ void StreamEvents(const HttpContext&, const httplib::Request&, httplib::Response
 // method_handlers.cpp: direct methods.
 void InvokeMethod(const HttpContext&, const httplib::Request&, httplib::Response&);
 
+// cloud_to_device_handlers.cpp
+void SendCloudToDevice(const HttpContext&, const httplib::Request&, httplib::Response&);
+void PurgeCloudToDevice(const HttpContext&, const httplib::Request&, httplib::Response&);
+
 // statistics_handlers.cpp
 void GetDeviceStatistics(const HttpContext&, const httplib::Request&, httplib::Response&);
 void GetServiceStatistics(const HttpContext&, const httplib::Request&, httplib::Response&);

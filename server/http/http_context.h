@@ -1,6 +1,7 @@
 // What the HTTP handlers reach: the domain services, nothing of the wire.
 #pragma once
 
+#include "core/cloud_to_device.h"
 #include "core/device_connections.h"
 #include "core/direct_methods.h"
 #include "core/event_log.h"
@@ -15,6 +16,7 @@ struct HttpContext {
   DeviceConnections& connections;
   EventLog& events;
   DirectMethods& methods;
+  CloudToDevice& cloud_to_device;
   int max_streams = 8;  // open event streams at once; each holds a worker thread
 };
 

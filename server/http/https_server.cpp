@@ -27,11 +27,13 @@ const Route kRoutes[] = {
     {Method::kGet, "/devices/([^/]+)", GetDevice},
     {Method::kDelete, "/devices/([^/]+)", DeleteDevice},
     {Method::kPost, "/twins/([^/]+)/methods", InvokeMethod},
+    {Method::kDelete, "/devices/([^/]+)/commands", PurgeCloudToDevice},
     {Method::kGet, "/statistics/devices", GetDeviceStatistics},
     {Method::kGet, "/statistics/service", GetServiceStatistics},
     // Emulator-only endpoints live under /emulator/, apart from IoT Hub's own API.
     {Method::kGet, "/emulator/events", ListEvents},
     {Method::kGet, "/emulator/events/stream", StreamEvents},
+    {Method::kPost, "/emulator/devices/([^/]+)/messages", SendCloudToDevice},
 };
 
 }  // namespace

@@ -98,6 +98,22 @@ std::optional<Result<TelemetryTopic>> ParseTelemetryTopic(std::string_view topic
   return Result<TelemetryTopic>(std::move(t));
 }
 
+std::string CloudToDeviceTopic(const CloudToDeviceMessage& m) {
+  std::string bag;
+  auto add = [&bag](const std::string& key, const std::optional<std::string>& value) {
+    if (!value) return;
+    bag += (bag.empty() ? "" : "&") + UrlEncodeComponent(key) + "=" + UrlEncodeComponent(*value);
+  };
+  add("$.mid", m.properties.message_id);
+  add("$.to", "/devices/" + m.device_id + "/messages/devicebound");
+  add("$.cid", m.properties.correlation_id);
+  add("$.uid", m.properties.user_id);
+  add("$.ct", m.properties.content_type);
+  add("$.ce", m.properties.content_encoding);
+  for (const auto& [k, v] : m.application_properties) add(k, v);
+  return "devices/" + m.device_id + "/messages/devicebound/" + bag;
+}
+
 std::optional<Feed> FeedOfFilter(std::string_view filter, std::string_view device_id) {
   if (filter == "devices/" + std::string(device_id) + "/messages/devicebound/#") return Feed::kCloudToDevice;
   if (filter == "$iothub/methods/POST/#") return Feed::kMethods;

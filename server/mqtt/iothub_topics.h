@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/cloud_to_device.h"
 #include "core/device_subscriptions.h"
 #include "core/telemetry.h"
 
@@ -33,6 +34,10 @@ std::optional<Result<TelemetryTopic>> ParseTelemetryTopic(std::string_view topic
 
 // The feed a device's SUBSCRIBE topic filter asks for; nullopt for a filter IoT Hub does not offer it.
 std::optional<Feed> FeedOfFilter(std::string_view filter, std::string_view device_id);
+
+// devices/{id}/messages/devicebound/{bag}: %24.mid, %24.to, %24.cid, %24.uid, %24.ct,
+// %24.ce and the application properties, every key and value URL-encoded, no bare keys (spec §2.4).
+std::string CloudToDeviceTopic(const CloudToDeviceMessage& message);
 
 // "k1=v1&k2=v2", keys and values URL-decoded ('+' stays '+'). nullopt on a broken escape.
 std::optional<Properties> DecodePropertyBag(std::string_view bag);

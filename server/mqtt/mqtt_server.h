@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "core/cloud_to_device.h"
 #include "core/device_authenticator.h"
 #include "core/device_connections.h"
 #include "core/device_subscriptions.h"
@@ -25,6 +26,7 @@ struct MqttServices {
   EventLog& event_log;
   SubscriptionStore& subscriptions;
   DirectMethods& methods;
+  CloudToDevice& cloud_to_device;
 };
 
 struct MqttOptions {

@@ -84,6 +84,48 @@ bool MqttSession::SendMethodRequest(const std::string& method_name, const std::s
   return true;
 }
 
+void MqttSession::CloudToDeviceWaiting() {
+  asio::post(executor_, [self = shared_from_this()] { self->DeliverCloudToDevice(); });
+}
+
+void MqttSession::DeliverCloudToDevice() {
+  if (state_ != State::kConnected) return;
+  auto feed = subscriptions_.find(Feed::kCloudToDevice);
+  if (feed == subscriptions_.end()) return;
+  std::vector<CloudToDeviceMessage> waiting;
+  try {
+    waiting = services_.cloud_to_device.Pending(connection_->device.device_id);
+  } catch (const std::exception& e) {
+    spdlog::error("MQTT {}: reading its cloud-to-device queue failed: {}", client_id_, e.what());
+    return;
+  }
+  for (const CloudToDeviceMessage& m : waiting) {
+    bool on_its_way = false;
+    for (const auto& [id, sequence] : c2d_in_flight_) on_its_way |= sequence == m.sequence;
+    if (on_its_way) continue;
+    Publish p{CloudToDeviceTopic(m), m.body, feed->second, false, false, 0};
+    if (p.qos == 1) {
+      do {
+        ++next_packet_id_;
+      } while (next_packet_id_ == 0 || c2d_in_flight_.count(next_packet_id_));
+      p.packet_id = next_packet_id_;
+      c2d_in_flight_[p.packet_id] = m.sequence;
+    }
+    services_.cloud_to_device.MarkDelivered(m.sequence);
+    Send(p);
+    // At QoS 0 there is no acknowledgement to wait for: sent is done.
+    if (p.qos == 0) services_.cloud_to_device.Complete(connection_->device.device_id, m.sequence);
+  }
+}
+
+void MqttSession::HandlePuback(uint16_t packet_id) {
+  auto it = c2d_in_flight_.find(packet_id);
+  if (it == c2d_in_flight_.end()) return;
+  // A PUBACK completes the message (MQTT has no reject or abandon; spec §2.5).
+  services_.cloud_to_device.Complete(connection_->device.device_id, it->second);
+  c2d_in_flight_.erase(it);
+}
+
 void MqttSession::SubscriptionsChanged() {
   listens_for_methods_ = subscriptions_.count(Feed::kMethods) > 0;
 }
@@ -177,7 +219,7 @@ void MqttSession::Handle(Packet packet) {
   if (auto* subscribe = std::get_if<Subscribe>(&packet)) return HandleSubscribe(*subscribe);
   if (auto* unsubscribe = std::get_if<Unsubscribe>(&packet)) return HandleUnsubscribe(*unsubscribe);
   if (std::holds_alternative<Pingreq>(packet)) return Send(Pingresp{});
-  if (std::holds_alternative<Puback>(packet)) return;  // nothing is sent at QoS 1 yet
+  if (auto* puback = std::get_if<Puback>(&packet)) return HandlePuback(puback->packet_id);
   if (std::holds_alternative<Disconnect>(packet)) return Shutdown("the client disconnected", false);
   Shutdown("unexpected packet from a client", true, true);
 }
@@ -248,6 +290,7 @@ void MqttSession::HandleConnect(Connect& c) {
                tls_ ? "TLS" : "plain TCP", c.keep_alive_seconds,
                clean_session_);
   ArmTimer();
+  DeliverCloudToDevice();  // messages queued while it was away, on a subscription it kept
 }
 
 void MqttSession::HandlePublish(Publish& p) {
@@ -306,6 +349,7 @@ void MqttSession::HandleSubscribe(const Subscribe& s) {
     }
   }
   Send(ack);
+  DeliverCloudToDevice();
 }
 
 void MqttSession::HandleUnsubscribe(const Unsubscribe& u) {

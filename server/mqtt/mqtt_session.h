@@ -9,6 +9,7 @@
 
 #include <vector>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -29,6 +30,7 @@ class MqttSession : public std::enable_shared_from_this<MqttSession>, public Dev
   void Close(std::string_view reason) override;
   bool SendMethodRequest(const std::string& method_name, const std::string& request_id,
                          const std::string& payload_json) override;
+  void CloudToDeviceWaiting() override;
 
  private:
   enum class State { kHandshake, kAwaitConnect, kConnected, kClosing, kClosed };
@@ -45,6 +47,9 @@ class MqttSession : public std::enable_shared_from_this<MqttSession>, public Dev
   // $iothub/methods/res/{status}/?$rid={rid}: a device's answer to a direct method.
   bool HandleMethodResponse(const Publish& publish);
   void SubscriptionsChanged();
+  // Sends the device's waiting cloud-to-device messages not already on their way.
+  void DeliverCloudToDevice();
+  void HandlePuback(uint16_t packet_id);
   void HandleSubscribe(const Subscribe& subscribe);
   void HandleUnsubscribe(const Unsubscribe& unsubscribe);
   void RefuseConnect(ConnectReturnCode code, const std::string& why);
@@ -85,6 +90,8 @@ class MqttSession : public std::enable_shared_from_this<MqttSession>, public Dev
   Clock::time_point token_expiry_{};
   Subscriptions subscriptions_;
   std::atomic<bool> listens_for_methods_{false};  // read from other threads
+  std::map<uint16_t, int64_t> c2d_in_flight_;      // packet id -> queue sequence, awaiting PUBACK
+  uint16_t next_packet_id_ = 0;
 
   std::chrono::steady_clock::time_point last_received_;
   std::chrono::steady_clock::time_point last_activity_noted_{};

@@ -111,3 +111,32 @@ test('direct methods: onDeviceMethod answers Client.invokeDeviceMethod', async (
   await assert.rejects(service.invokeDeviceMethod('node-methods', { methodName: 'setInterval', responseTimeoutInSeconds: 5 }),
     (err) => err.response && err.response.statusCode === 404);
 });
+
+test('cloud-to-device: the device client receives queued and live messages with their properties', async () => {
+  const { postJson } = require('./helpers/emulator');
+  const registry = Registry.fromConnectionString(hubConnectionString());
+  const created = (await registry.create({ deviceId: 'node-c2d' })).responseBody;
+  const [queuedStatus] = await postJson('/emulator/devices/node-c2d/messages',
+    { body: 'queued while offline', messageId: 'c2d-1', properties: { room: 'kitchen' } });
+  assert.equal(queuedStatus, 200);
+  const device = Client.fromConnectionString(
+    `HostName=localhost;DeviceId=node-c2d;SharedAccessKey=${created.authentication.symmetricKey.primaryKey}`, Mqtt);
+  const received = [];
+  const gotTwo = new Promise((resolve) => {
+    device.on('message', (message) => {
+      received.push({ id: message.messageId, body: message.data.toString(), props: message.properties.propertyList });
+      device.complete(message, () => {});
+      if (received.length === 2) resolve();
+    });
+  });
+  await device.open();
+  await new Promise((r) => setTimeout(r, 300));
+  await postJson('/emulator/devices/node-c2d/messages', { body: { on: true }, messageId: 'c2d-2' });
+  await gotTwo;
+  await device.close();
+  assert.deepEqual(received.map((m) => m.id), ['c2d-1', 'c2d-2']);
+  assert.equal(received[0].body, 'queued while offline');
+  assert.deepEqual(received[0].props, [{ key: 'room', value: 'kitchen' }]);
+  assert.deepEqual(JSON.parse(received[1].body), { on: true });
+  assert.equal((await registry.get('node-c2d')).responseBody.cloudToDeviceMessageCount, 0);
+});

@@ -107,4 +107,21 @@ function getJson(path) {
   });
 }
 
-module.exports = { startEmulator, hubConnectionString, freshDataDir, policyKeys, getJson, tmpdir: os.tmpdir };
+// POST a JSON body to the emulator's REST API with the owner's token; resolves to [status, parsed body].
+function postJson(path, body) {
+  const { SharedAccessSignature } = require('azure-iothub');
+  const token = SharedAccessSignature.create('localhost', 'iothubowner', policyKeys.iothubowner,
+    Math.ceil(Date.now() / 1000) + 3600).toString();
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: 'localhost', port: 443, path, method: 'POST',
+      headers: { Authorization: token, 'Content-Type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve([res.statusCode, text ? JSON.parse(text) : undefined]));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+module.exports = { startEmulator, hubConnectionString, freshDataDir, policyKeys, getJson, postJson, tmpdir: os.tmpdir };
