@@ -20,11 +20,13 @@
 #include "core/event_log.h"
 #include "core/registry.h"
 #include "core/sas_authenticator.h"
+#include "core/twins.h"
 #include "http/https_server.h"
 #include "mqtt/mqtt_server.h"
 #include "storage/sqlite_database.h"
 #include "storage/sqlite_cloud_to_device_store.h"
 #include "storage/sqlite_device_store.h"
+#include "storage/sqlite_twin_store.h"
 #include "storage/sqlite_event_store.h"
 #include "storage/sqlite_subscription_store.h"
 #include "tls/dev_certificates.h"
@@ -136,6 +138,7 @@ int Run(const app::Config& c) {
   storage::SqliteDeviceStore device_store(db);
   storage::SqliteSubscriptionStore subscription_store(db);
   storage::SqliteCloudToDeviceStore c2d_store(db);
+  storage::SqliteTwinStore twin_store(db);
   storage::SqliteEventStore event_store(events_db ? *events_db : db);
 
   DeviceConnections connections(device_store);
@@ -146,7 +149,9 @@ int Run(const app::Config& c) {
   DirectMethods methods(registry, connections);
   CloudToDevice cloud_to_device(c2d_store, registry, connections);
   registry.SetMessageCounter([&cloud_to_device](const std::string& id) { return cloud_to_device.Count(id); });
+  Twins twins(twin_store, registry, connections);
   registry.OnDeviceDeleted([&c2d_store](const std::string& id) { c2d_store.Purge(id); });
+  registry.OnDeviceDeleted([&twin_store](const std::string& id) { twin_store.Remove(id); });
   if (!c.seed_file.empty()) {
     auto seeded = app::ApplySeedFile(c.seed_file, registry);
     if (!seeded.ok()) {
@@ -165,13 +170,13 @@ int Run(const app::Config& c) {
 
   // Event streams each hold a worker thread; the REST API keeps at least 8.
   http::HttpsServer https(tls, {registry, authenticator, connections, *event_log, methods, cloud_to_device,
-                                  std::max(1, c.http_threads - 8)},
+                                  twins, std::max(1, c.http_threads - 8)},
                           static_cast<size_t>(c.http_threads));
   int https_port = BindHttps(https, c);
   if (https_port == 0) return 1;
 
   mqtt::MqttServer mqtt(tls, {device_authenticator, authenticator, connections, *event_log, subscription_store, methods,
-                         cloud_to_device},
+                         cloud_to_device, twins},
                         {c.mqtt_bind, c.mqtt_port, c.mqtt_plain_bind, c.mqtt_plain_port, c.mqtt_threads});
   if (auto why = mqtt.Bind()) {
     spdlog::error("Cannot listen for MQTT: {}", *why);

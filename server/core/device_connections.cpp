@@ -85,6 +85,17 @@ void DeviceConnections::NotifyCloudToDevice(const std::string& device_id) {
   if (current) current->CloudToDeviceWaiting();
 }
 
+void DeviceConnections::SendDesiredPropertiesPatch(const std::string& device_id, int64_t version,
+                                                   const std::string& patch_json) {
+  std::shared_ptr<Connection> current;
+  {
+    std::lock_guard lock(mu_);
+    auto it = presence_.find(device_id);
+    if (it != presence_.end()) current = it->second.connection.lock();
+  }
+  if (current) current->SendDesiredPropertiesPatch(version, patch_json);
+}
+
 void DeviceConnections::NoteActivity(const std::string& device_id) {
   std::lock_guard lock(mu_);
   Presence& p = presence_[device_id];

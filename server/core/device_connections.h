@@ -32,6 +32,8 @@ class DeviceConnections {
                                    const std::string& payload_json) = 0;
     // New cloud-to-device messages wait for the device: deliver them if it listens.
     virtual void CloudToDeviceWaiting() = 0;
+    // A desired-properties patch (JSON with "$version") for the device, if it listens for them.
+    virtual void SendDesiredPropertiesPatch(int64_t version, const std::string& patch_json) = 0;
   };
 
   explicit DeviceConnections(DeviceStore& store);
@@ -45,6 +47,7 @@ class DeviceConnections {
   void Disconnect(const std::string& device_id, std::string_view reason);
   void NoteActivity(const std::string& device_id);
   void NotifyCloudToDevice(const std::string& device_id);
+  void SendDesiredPropertiesPatch(const std::string& device_id, int64_t version, const std::string& patch_json);
   // Hands a method request to the device's connection; false when it has none or it does not listen for methods.
   bool SendMethodRequest(const std::string& device_id, const std::string& method_name, const std::string& request_id,
                          const std::string& payload_json);

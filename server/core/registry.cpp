@@ -188,7 +188,7 @@ Status Registry::DeleteLocked(const std::string& device_id, const Precondition& 
   }
   store_.Erase(device_id);
   if (connections_) connections_->Disconnect(device_id, "the device was deleted");
-  if (on_deleted_) on_deleted_(device_id);
+  for (const auto& callback : on_deleted_) callback(device_id);
   return Status::Ok();
 }
 

@@ -67,8 +67,8 @@ class Registry {
 
   // Supplies cloudToDeviceMessageCount (set once, before serving).
   void SetMessageCounter(std::function<int64_t(const std::string&)> counter) { message_counter_ = std::move(counter); }
-  // Told when a device is deleted, to drop what belongs to it (its queue).
-  void OnDeviceDeleted(std::function<void(const std::string&)> callback) { on_deleted_ = std::move(callback); }
+  // Told when a device is deleted, to drop what belongs to it (its queue, its twin). Set up before serving.
+  void OnDeviceDeleted(std::function<void(const std::string&)> callback) { on_deleted_.push_back(std::move(callback)); }
 
   // For the SAS authenticator: a SAS device's keys, nullopt otherwise.
   std::optional<DeviceKeys> KeysOf(const std::string& device_id);
@@ -83,7 +83,7 @@ class Registry {
   DeviceStore& store_;
   DeviceConnections* connections_;
   std::function<int64_t(const std::string&)> message_counter_;
-  std::function<void(const std::string&)> on_deleted_;
+  std::vector<std::function<void(const std::string&)>> on_deleted_;
   std::mutex write_mu_;  // guards read-check-write sequences against store_
 };
 

@@ -21,6 +21,11 @@ void ListEvents(const HttpContext&, const httplib::Request&, httplib::Response&)
 // event_stream_handler.cpp: the same as Server-Sent Events, live.
 void StreamEvents(const HttpContext&, const httplib::Request&, httplib::Response&);
 
+// twin_handlers.cpp: device twins.
+void GetTwin(const HttpContext&, const httplib::Request&, httplib::Response&);
+void PatchTwin(const HttpContext&, const httplib::Request&, httplib::Response&);
+void ReplaceTwin(const HttpContext&, const httplib::Request&, httplib::Response&);
+
 // method_handlers.cpp: direct methods.
 void InvokeMethod(const HttpContext&, const httplib::Request&, httplib::Response&);
 

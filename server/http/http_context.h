@@ -6,6 +6,7 @@
 #include "core/direct_methods.h"
 #include "core/event_log.h"
 #include "core/registry.h"
+#include "core/twins.h"
 #include "core/sas_authenticator.h"
 
 namespace iothub::http {
@@ -17,6 +18,7 @@ struct HttpContext {
   EventLog& events;
   DirectMethods& methods;
   CloudToDevice& cloud_to_device;
+  Twins& twins;
   int max_streams = 8;  // open event streams at once; each holds a worker thread
 };
 

@@ -10,7 +10,7 @@
 namespace iothub::http {
 namespace {
 
-enum class Method { kGet, kPut, kPost, kDelete };
+enum class Method { kGet, kPut, kPost, kPatch, kDelete };
 
 struct Route {
   Method method;
@@ -26,6 +26,9 @@ const Route kRoutes[] = {
     {Method::kPut, "/devices/([^/]+)", PutDevice},
     {Method::kGet, "/devices/([^/]+)", GetDevice},
     {Method::kDelete, "/devices/([^/]+)", DeleteDevice},
+    {Method::kGet, "/twins/([^/]+)", GetTwin},
+    {Method::kPatch, "/twins/([^/]+)", PatchTwin},
+    {Method::kPut, "/twins/([^/]+)", ReplaceTwin},
     {Method::kPost, "/twins/([^/]+)/methods", InvokeMethod},
     {Method::kDelete, "/devices/([^/]+)/commands", PurgeCloudToDevice},
     {Method::kGet, "/statistics/devices", GetDeviceStatistics},
@@ -60,6 +63,7 @@ HttpsServer::HttpsServer(const tls::TlsMaterial& tls, HttpContext ctx, size_t wo
       case Method::kGet: server_->Get(pattern, handler); break;
       case Method::kPut: server_->Put(pattern, handler); break;
       case Method::kPost: server_->Post(pattern, handler); break;
+      case Method::kPatch: server_->Patch(pattern, handler); break;
       case Method::kDelete: server_->Delete(pattern, handler); break;
     }
   }

@@ -15,6 +15,7 @@
 #include "core/direct_methods.h"
 #include "core/event_log.h"
 #include "core/sas_authenticator.h"
+#include "core/twins.h"
 #include "tls/dev_certificates.h"
 
 namespace iothub::mqtt {
@@ -27,6 +28,7 @@ struct MqttServices {
   SubscriptionStore& subscriptions;
   DirectMethods& methods;
   CloudToDevice& cloud_to_device;
+  Twins& twins;
 };
 
 struct MqttOptions {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <nlohmann/json.hpp>
 
 #include "mqtt/codec/mqtt_codec.h"
 #include "mqtt/iothub_topics.h"
@@ -14,6 +15,8 @@ namespace {
 constexpr std::chrono::seconds kMaxKeepAliveAllowance{1767};
 constexpr size_t kMaxQueuedBytes = 4 * 1024 * 1024;  // a client that reads nothing is cut off
 constexpr auto kCloseGrace = std::chrono::seconds(5);  // to flush a last CONNACK before closing
+
+std::string JsonEscape(const std::string& text) { return nlohmann::json(text).dump().substr(1, nlohmann::json(text).dump().size() - 2); }
 
 std::string PeerOf(const asio::ip::tcp::socket& socket) {
   asio::error_code ec;
@@ -124,6 +127,58 @@ void MqttSession::HandlePuback(uint16_t packet_id) {
   // A PUBACK completes the message (MQTT has no reject or abandon; spec §2.5).
   services_.cloud_to_device.Complete(connection_->device.device_id, it->second);
   c2d_in_flight_.erase(it);
+}
+
+void MqttSession::SendDesiredPropertiesPatch(int64_t version, const std::string& patch_json) {
+  asio::post(executor_, [self = shared_from_this(), version, patch_json] {
+    if (self->state_ != State::kConnected) return;
+    // Only while connected and subscribed, as IoT Hub (spec §2.7): a device GETs the twin after reconnecting.
+    if (!self->subscriptions_.count(Feed::kDesiredProperties)) return;
+    self->Send(Publish{"$iothub/twin/PATCH/properties/desired/?$version=" + std::to_string(version), patch_json, 0,
+                       false, false, 0});
+  });
+}
+
+void MqttSession::SendTwinResponse(int status, const std::string& request_id, const std::string& extra_query,
+                                   const std::string& body) {
+  if (!subscriptions_.count(Feed::kTwinResponses)) return;  // the device did not ask to hear them
+  Send(Publish{"$iothub/twin/res/" + std::to_string(status) + "/?$rid=" + request_id + extra_query, body, 0, false,
+               false, 0});
+}
+
+bool MqttSession::HandleTwinRequest(const Publish& p) {
+  constexpr std::string_view kGet = "$iothub/twin/GET/";
+  constexpr std::string_view kReported = "$iothub/twin/PATCH/properties/reported/";
+  std::string_view topic = p.topic;
+  const bool get = topic.starts_with(kGet);
+  if (!get && !topic.starts_with(kReported)) return false;
+  size_t rid_at = topic.find("$rid=");
+  if (rid_at == std::string_view::npos) return false;
+  std::string rid(topic.substr(rid_at + 5, topic.find('&', rid_at) - rid_at - 5));
+
+  const std::string& device_id = connection_->device.device_id;
+  // Failures go back as a body with errorCode, which the SDKs turn into an error (spec §3.4).
+  auto fail = [&](const Status& s) {
+    SendTwinResponse(ErrorCodeNumber(s.code()) / 1000, rid, "",
+                     R"({"errorCode":)" + std::to_string(ErrorCodeNumber(s.code())) + R"(,"message":")" +
+                         JsonEscape(s.message()) + R"("})");
+  };
+  try {
+    if (get) {
+      auto view = services_.twins.DeviceView(device_id);
+      if (!view.ok()) return fail(view.status()), true;
+      SendTwinResponse(200, rid, "", view->dump());
+    } else {
+      auto patch = nlohmann::json::parse(p.payload, nullptr, false);
+      if (patch.is_discarded()) return fail(Status::FormatError("The reported-properties patch is not valid JSON")), true;
+      auto version = services_.twins.PatchReported(device_id, patch);
+      if (!version.ok()) return fail(version.status()), true;
+      SendTwinResponse(204, rid, "&$version=" + std::to_string(*version), "");
+    }
+  } catch (const std::exception& e) {
+    fail(Status::ServerError(e.what()));
+  }
+  return true;
 }
 
 void MqttSession::SubscriptionsChanged() {
@@ -300,7 +355,7 @@ void MqttSession::HandlePublish(Publish& p) {
                         std::to_string(options_.max_message_bytes),
                     true, true);
   }
-  if (HandleMethodResponse(p)) return;
+  if (HandleMethodResponse(p) || HandleTwinRequest(p)) return;
   auto telemetry = ParseTelemetryTopic(p.topic, connection_->device.device_id);
   if (!telemetry) return Shutdown("publishing to '" + p.topic + "' is not allowed", true, true);
   if (!telemetry->ok()) return Shutdown(telemetry->status().message() + " in '" + p.topic + "'", true, true);

@@ -31,6 +31,7 @@ class MqttSession : public std::enable_shared_from_this<MqttSession>, public Dev
   bool SendMethodRequest(const std::string& method_name, const std::string& request_id,
                          const std::string& payload_json) override;
   void CloudToDeviceWaiting() override;
+  void SendDesiredPropertiesPatch(int64_t version, const std::string& patch_json) override;
 
  private:
   enum class State { kHandshake, kAwaitConnect, kConnected, kClosing, kClosed };
@@ -46,6 +47,10 @@ class MqttSession : public std::enable_shared_from_this<MqttSession>, public Dev
   void HandlePublish(Publish& publish);
   // $iothub/methods/res/{status}/?$rid={rid}: a device's answer to a direct method.
   bool HandleMethodResponse(const Publish& publish);
+  // $iothub/twin/GET/?$rid= and $iothub/twin/PATCH/properties/reported/?$rid=: answered on $iothub/twin/res/.
+  bool HandleTwinRequest(const Publish& publish);
+  void SendTwinResponse(int status, const std::string& request_id, const std::string& extra_query,
+                        const std::string& body);
   void SubscriptionsChanged();
   // Sends the device's waiting cloud-to-device messages not already on their way.
   void DeliverCloudToDevice();

@@ -140,3 +140,30 @@ test('cloud-to-device: the device client receives queued and live messages with 
   assert.deepEqual(JSON.parse(received[1].body), { on: true });
   assert.equal((await registry.get('node-c2d')).responseBody.cloudToDeviceMessageCount, 0);
 });
+
+test('twins: getTwin, reported update and the desired listener against Registry getTwin/updateTwin', async () => {
+  const errors = require('azure-iothub/dist/common-core/errors');
+  const registry = Registry.fromConnectionString(hubConnectionString());
+  const created = (await registry.create({ deviceId: 'node-twin' })).responseBody;
+  const device = Client.fromConnectionString(
+    `HostName=localhost;DeviceId=node-twin;SharedAccessKey=${created.authentication.symmetricKey.primaryKey}`, Mqtt);
+  await device.open();
+  const twin = await device.getTwin();
+  assert.equal(twin.properties.desired.$version, 1);
+  const desiredSeen = new Promise((resolve) => twin.on('properties.desired', (delta) => { if (delta.interval) resolve(delta); }));
+  await new Promise((resolve, reject) =>
+    twin.properties.reported.update({ battery: 80, firmware: { version: '1.0' } }, (err) => (err ? reject(err) : resolve())));
+
+  const serviceTwin = (await registry.getTwin('node-twin')).responseBody;
+  assert.equal(serviceTwin.properties.reported.battery, 80);
+  assert.deepEqual(serviceTwin.properties.reported.firmware, { version: '1.0' });
+  const updated = (await registry.updateTwin('node-twin',
+    { tags: { room: 'lab' }, properties: { desired: { interval: 5 } } }, serviceTwin.etag)).responseBody;
+  assert.equal(updated.tags.room, 'lab');
+  assert.equal(updated.properties.desired.interval, 5);
+  const delta = await desiredSeen;
+  assert.equal(delta.interval, 5);
+  assert.equal(delta.$version, updated.properties.desired.$version);
+  await assert.rejects(registry.updateTwin('node-twin', { tags: { stale: true } }, serviceTwin.etag), errors.InvalidEtagError);
+  await device.close();
+});
