@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <random>
 #include <stdexcept>
@@ -54,14 +55,29 @@ struct DeviceClient::Impl {
   DeviceConnectionString connection;
   DeviceClientOptions options;
 
-  mutable std::mutex mu;
-  std::condition_variable cv;
+  // Recursive: libmosquitto reports a QoS 0 publish as done from inside mosquitto_publish,
+  // which the worker calls while holding it.
+  mutable std::recursive_mutex mu;
+  std::condition_variable_any cv;
   std::deque<Pending> queue;  // guarded by mu, in send order
   bool connected = false;     // guarded by mu
   bool closing = false;       // guarded by mu
   SteadyClock::time_point close_deadline;
   std::function<void(const ConnectionStatus&)> on_status;  // guarded by mu
   std::thread worker;
+
+  // Set before Open(); called on the worker thread.
+  std::function<MethodResponse(const std::string&, const std::string&)> on_method;
+  std::function<void(const ReceivedMessage&)> on_message;
+  std::function<void(const std::string&)> on_desired;
+
+  struct TwinRequest {
+    std::string topic, payload;
+    bool sent = false;
+    std::optional<std::pair<int, std::string>> answer;  // status, body
+  };
+  std::map<std::string, TwinRequest> twin_requests;  // by request id; guarded by mu
+  uint64_t next_request_id = 1;                      // guarded by mu
 
   // Worker thread only.
   mosquitto* mosq = nullptr;
@@ -107,6 +123,9 @@ struct DeviceClient::Impl {
     mosquitto_connect_callback_set(mosq, [](mosquitto*, void* self, int rc) { static_cast<Impl*>(self)->connack = rc; });
     mosquitto_disconnect_callback_set(mosq, [](mosquitto*, void* self, int) { static_cast<Impl*>(self)->lost = true; });
     mosquitto_publish_callback_set(mosq, [](mosquitto*, void* self, int mid) { static_cast<Impl*>(self)->Acknowledged(mid); });
+    mosquitto_message_callback_set(mosq, [](mosquitto*, void* self, const mosquitto_message* m) {
+      static_cast<Impl*>(self)->Received(m->topic, std::string(static_cast<const char*>(m->payload), m->payloadlen));
+    });
 
     connack = -1;
     lost = false;
@@ -126,8 +145,75 @@ struct DeviceClient::Impl {
                                 : std::string("no CONNACK from the hub"));
       return false;
     }
+    // A new connection each time (CleanSession=1): subscribe to what the handlers want.
+    if (on_method) mosquitto_subscribe(mosq, nullptr, "$iothub/methods/POST/#", 0);
+    if (on_message) {
+      mosquitto_subscribe(mosq, nullptr, ("devices/" + connection.device_id + "/messages/devicebound/#").c_str(), 1);
+    }
+    mosquitto_subscribe(mosq, nullptr, "$iothub/twin/res/#", 0);
+    if (on_desired) mosquitto_subscribe(mosq, nullptr, "$iothub/twin/PATCH/properties/desired/#", 0);
     Report(true, "connected");
     return true;
+  }
+
+  // Everything the hub sends the device: method calls, C2D messages, twin answers and changes.
+  void Received(const std::string& topic, const std::string& payload) {
+    auto rid_of = [&topic] {
+      size_t at = topic.find("$rid=");
+      return at == std::string::npos ? std::string() : topic.substr(at + 5, topic.find('&', at) - at - 5);
+    };
+    const std::string methods = "$iothub/methods/POST/", twin_res = "$iothub/twin/res/",
+                      desired = "$iothub/twin/PATCH/properties/desired/",
+                      c2d = "devices/" + connection.device_id + "/messages/devicebound/";
+    if (topic.rfind(methods, 0) == 0 && on_method) {
+      std::string name = topic.substr(methods.size(), topic.find('/', methods.size()) - methods.size());
+      MethodResponse r = on_method(name, payload.empty() ? "null" : payload);
+      std::string reply = "$iothub/methods/res/" + std::to_string(r.status) + "/?$rid=" + rid_of();
+      mosquitto_publish(mosq, nullptr, reply.c_str(), static_cast<int>(r.payload_json.size()), r.payload_json.data(), 0,
+                        false);
+    } else if (topic.rfind(c2d, 0) == 0 && on_message) {
+      ReceivedMessage m{payload, {}, {}, {}};
+      std::string bag = topic.substr(c2d.size());
+      for (size_t start = 0; start < bag.size();) {
+        size_t amp = bag.find('&', start);
+        std::string pair = bag.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
+        start = amp == std::string::npos ? bag.size() : amp + 1;
+        size_t eq = pair.find('=');
+        std::string key = detail::UrlDecode(pair.substr(0, eq));
+        std::string value = eq == std::string::npos ? "" : detail::UrlDecode(pair.substr(eq + 1));
+        if (key == "$.mid") {
+          m.message_id = value;
+        } else if (key == "$.cid") {
+          m.correlation_id = value;
+        } else if (!key.starts_with("$.")) {
+          m.properties.emplace_back(key, value);
+        }
+      }
+      on_message(m);
+    } else if (topic.rfind(twin_res, 0) == 0) {
+      int status = std::atoi(topic.c_str() + twin_res.size());
+      {
+        std::lock_guard lock(mu);
+        auto it = twin_requests.find(rid_of());
+        if (it != twin_requests.end()) it->second.answer = std::make_pair(status, payload);
+      }
+      cv.notify_all();
+    } else if (topic.rfind(desired, 0) == 0 && on_desired) {
+      on_desired(payload);
+    }
+  }
+
+  // Sends a twin request through the worker and waits for its answer.
+  std::optional<std::pair<int, std::string>> TwinCall(const std::string& topic_prefix, const std::string& payload,
+                                                      std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu);
+    const std::string rid = std::to_string(next_request_id++);
+    twin_requests[rid] = {topic_prefix + "?$rid=" + rid, payload, false, std::nullopt};
+    cv.notify_all();
+    cv.wait_for(lock, timeout, [&] { return twin_requests[rid].answer.has_value(); });
+    auto answer = twin_requests[rid].answer;
+    twin_requests.erase(rid);
+    return answer;
   }
 
   void Acknowledged(int mid) {
@@ -153,6 +239,12 @@ struct DeviceClient::Impl {
       {
         std::lock_guard lock(mu);
         if (closing && (queue.empty() || SteadyClock::now() > close_deadline)) return;
+        for (auto& [rid, request] : twin_requests) {
+          if (request.sent) continue;
+          mosquitto_publish(mosq, nullptr, request.topic.c_str(), static_cast<int>(request.payload.size()),
+                            request.payload.data(), 0, false);
+          request.sent = true;
+        }
         for (Pending& p : queue) {
           if (p.mid >= 0) continue;
           const std::string topic = TelemetryTopic(connection.device_id, p.message);
@@ -179,6 +271,7 @@ struct DeviceClient::Impl {
     mosq = nullptr;
     std::lock_guard lock(mu);
     for (Pending& p : queue) p.mid = -1;  // unacknowledged: send again on the next connection
+    for (auto& [rid, request] : twin_requests) request.sent = false;
   }
 
   void Run() {
@@ -252,6 +345,27 @@ size_t DeviceClient::pending() const {
 void DeviceClient::OnConnectionStatus(std::function<void(const ConnectionStatus&)> callback) {
   std::lock_guard lock(impl_->mu);
   impl_->on_status = std::move(callback);
+}
+
+void DeviceClient::OnMethod(std::function<MethodResponse(const std::string&, const std::string&)> handler) {
+  impl_->on_method = std::move(handler);
+}
+
+void DeviceClient::OnMessage(std::function<void(const ReceivedMessage&)> handler) { impl_->on_message = std::move(handler); }
+
+void DeviceClient::OnDesiredProperties(std::function<void(const std::string&)> handler) {
+  impl_->on_desired = std::move(handler);
+}
+
+std::optional<std::string> DeviceClient::GetTwin(std::chrono::milliseconds timeout) {
+  auto answer = impl_->TwinCall("$iothub/twin/GET/", " ", timeout);
+  if (!answer || answer->first != 200) return std::nullopt;
+  return answer->second;
+}
+
+bool DeviceClient::UpdateReportedProperties(const std::string& patch_json, std::chrono::milliseconds timeout) {
+  auto answer = impl_->TwinCall("$iothub/twin/PATCH/properties/reported/", patch_json, timeout);
+  return answer && answer->first == 204;
 }
 
 void DeviceClient::Close() {

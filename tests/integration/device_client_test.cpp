@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -116,6 +117,60 @@ TEST_CASE("Device client: renews its SAS token before it expires and keeps sendi
   CHECK(connects >= 2);
   CHECK(confirmed == 6);
   CHECK(json::parse(hub.Get("/emulator/events?deviceId=renewing")->body).size() == 6);
+}
+
+TEST_CASE("Device client: method handlers, cloud-to-device messages and the twin") {
+  EmulatorProcess hub;
+  CreateDevice(hub, "full");
+  client::DeviceClient device(Connection("full", hub.mqtt_port()), Options());
+  std::mutex mu;
+  std::vector<client::ReceivedMessage> messages;
+  std::vector<std::string> desired;
+  device.OnMethod([](const std::string& name, const std::string& payload) {
+    return client::MethodResponse{name == "double" ? 200 : 404,
+                                  name == "double" ? std::to_string(2 * json::parse(payload).get<int>()) : "null"};
+  });
+  device.OnMessage([&](const client::ReceivedMessage& m) {
+    std::lock_guard lock(mu);
+    messages.push_back(m);
+  });
+  device.OnDesiredProperties([&](const std::string& patch) {
+    std::lock_guard lock(mu);
+    desired.push_back(patch);
+  });
+  device.Open();
+  REQUIRE(device.WaitConnected(10s));
+  std::this_thread::sleep_for(200ms);  // the SUBSCRIBEs go out right after CONNACK
+
+  auto call = hub.Post("/twins/full/methods", R"({"methodName":"double","payload":21})");
+  REQUIRE(call);
+  CHECK(json::parse(call->body) == json{{"status", 200}, {"payload", 42}});
+  CHECK(json::parse(hub.Post("/twins/full/methods", R"({"methodName":"other"})")->body)["status"] == 404);
+
+  REQUIRE(hub.Post("/emulator/devices/full/messages",
+                   json{{"body", "hello"}, {"messageId", "c1"}, {"properties", {{"k", "v w"}}}}.dump())->status == 200);
+  REQUIRE(device.UpdateReportedProperties(R"({"interval":5})", 5s));
+  auto twin = device.GetTwin(5s);
+  REQUIRE(twin);
+  CHECK(json::parse(*twin)["reported"]["interval"] == 5);
+  hub.Client()->Patch("/twins/full", {{"Authorization", EmulatorProcess::PolicyToken()}, {"If-Match", "*"}},
+                      R"({"properties":{"desired":{"interval":10}}})", "application/json");
+  for (int i = 0; i < 50; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (!messages.empty() && !desired.empty()) break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  device.Close();
+  std::lock_guard lock(mu);
+  REQUIRE(messages.size() == 1);
+  CHECK(messages[0].body == "hello");
+  CHECK(messages[0].message_id == "c1");
+  CHECK(messages[0].properties == std::vector<std::pair<std::string, std::string>>{{"k", "v w"}});
+  REQUIRE(desired.size() == 1);
+  CHECK(json::parse(desired[0])["interval"] == 10);
+  CHECK(json::parse(hub.Get("/devices/full")->body)["cloudToDeviceMessageCount"] == 0);
 }
 
 }  // namespace iothub::testing

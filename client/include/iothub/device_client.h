@@ -8,6 +8,15 @@
 //   client.SendEvent(m, [](bool ok) { /* the hub stored it (PUBACK) */ });
 //   client.Close();  // waits for what is queued, up to the close timeout
 //
+// Back-end to device: set handlers before Open() and the client subscribes on every connection.
+//   client.OnMethod([](const std::string& name, const std::string& payload_json) {
+//     return iothub::client::MethodResponse{200, R"({"ok":true})"};
+//   });
+//   client.OnMessage([](const iothub::client::ReceivedMessage& m) { ... });   // cloud-to-device
+//   client.OnDesiredProperties([](const std::string& patch_json) { ... });   // twin desired changes
+//   auto twin = client.GetTwin(std::chrono::seconds(10));                     // {"desired":..., "reported":...}
+//   client.UpdateReportedProperties(R"({"telemetryInterval": 5})", std::chrono::seconds(10));
+//
 // Threading: every call is thread-safe; callbacks run on the client's own thread.
 // Delivery: at least once. Messages queue while the connection is down and are
 // sent again after it comes back (exponential back-off with jitter between
@@ -45,6 +54,20 @@ struct DeviceClientOptions {
   std::chrono::milliseconds close_timeout{10000};   // how long Close() waits for queued messages
 };
 
+// A cloud-to-device message as the device receives it.
+struct ReceivedMessage {
+  std::string body;
+  std::string message_id;
+  std::string correlation_id;
+  std::vector<std::pair<std::string, std::string>> properties;  // application properties
+};
+
+// A direct method's answer: a status the device chooses and a JSON payload ("null" for none).
+struct MethodResponse {
+  int status = 200;
+  std::string payload_json = "null";
+};
+
 // Why the connection changed: for logs and for the simulator's output.
 struct ConnectionStatus {
   bool connected = false;
@@ -71,6 +94,16 @@ class DeviceClient {
   // Messages queued or awaiting acknowledgement.
   size_t pending() const;
   void OnConnectionStatus(std::function<void(const ConnectionStatus&)> callback);
+
+  // Handlers run on the client's thread. Set them before Open().
+  void OnMethod(std::function<MethodResponse(const std::string& name, const std::string& payload_json)> handler);
+  void OnMessage(std::function<void(const ReceivedMessage&)> handler);
+  void OnDesiredProperties(std::function<void(const std::string& patch_json)> handler);
+
+  // The device's twin as {"desired": {...}, "reported": {...}}, or nullopt (not connected, or no answer in time).
+  std::optional<std::string> GetTwin(std::chrono::milliseconds timeout);
+  // Merges a JSON patch into the reported properties (null deletes); false if it failed or timed out.
+  bool UpdateReportedProperties(const std::string& patch_json, std::chrono::milliseconds timeout);
   // Sends what is queued (up to close_timeout), then disconnects.
   void Close();
 
