@@ -63,6 +63,30 @@ nlohmann::json HubApi::Put(const std::string& path, const nlohmann::json& body) 
   return nlohmann::json::parse(res->body);
 }
 
+nlohmann::json HubApi::Post(const std::string& path, const nlohmann::json& body) {
+  auto cli = MakeClient(host_, port_, ca_file_);
+  cli->set_read_timeout(std::chrono::seconds(620));  // a direct method may wait up to 600 s
+  auto res = cli->Post(path, {{"Authorization", Token()}}, body.dump(), "application/json");
+  CheckReached(res, host_, port_);
+  if (res->status != 200) Fail(res->status, res->body, "POST " + path);
+  return nlohmann::json::parse(res->body);
+}
+
+nlohmann::json HubApi::Patch(const std::string& path, const nlohmann::json& body) {
+  auto res = MakeClient(host_, port_, ca_file_)->Patch(path, {{"Authorization", Token()}, {"If-Match", "*"}}, body.dump(),
+                                                       "application/json");
+  CheckReached(res, host_, port_);
+  if (res->status != 200) Fail(res->status, res->body, "PATCH " + path);
+  return nlohmann::json::parse(res->body);
+}
+
+nlohmann::json HubApi::DeleteJson(const std::string& path) {
+  auto res = MakeClient(host_, port_, ca_file_)->Delete(path, {{"Authorization", Token()}});
+  CheckReached(res, host_, port_);
+  if (res->status != 200) Fail(res->status, res->body, "DELETE " + path);
+  return nlohmann::json::parse(res->body);
+}
+
 void HubApi::Delete(const std::string& path) {
   auto res = MakeClient(host_, port_, ca_file_)->Delete(path, {{"Authorization", Token()}, {"If-Match", "*"}});
   CheckReached(res, host_, port_);

@@ -26,6 +26,10 @@ class HubApi {
 
   nlohmann::json Get(const std::string& path);
   nlohmann::json Put(const std::string& path, const nlohmann::json& body);
+  nlohmann::json Post(const std::string& path, const nlohmann::json& body);
+  nlohmann::json Patch(const std::string& path, const nlohmann::json& body);
+  // DELETE that answers with a JSON body (purge).
+  nlohmann::json DeleteJson(const std::string& path);
   void Delete(const std::string& path);
   // Reads Server-Sent Events; on_event gets each `data:` JSON and returns false to stop.
   void Stream(const std::string& path, const std::function<bool(const nlohmann::json&)>& on_event,

@@ -133,6 +133,79 @@ void AddDeviceCommands(CLI::App& app, Globals& g) {
   });
 }
 
+std::string EncodedId(const std::string& id) {
+  std::string path = DevicePath(id);  // "/devices/<encoded>?api-version=..."
+  return path.substr(9, path.find('?') - 9);
+}
+
+json ParseJsonArg(const std::string& text, const char* what) {
+  json value = json::parse(text, nullptr, false);
+  if (value.is_discarded()) throw CliError(kUsage, std::string(what) + " is not valid JSON: " + text);
+  return value;
+}
+
+// twin show / update, method invoke, c2d send / purge: the back end's side (az iot hub ...).
+void AddServiceCommands(CLI::App& app, Globals& g) {
+  static std::string id, desired, tags, method, payload = "null", body;
+  static int timeout = 30, ttl = 0;
+  static std::vector<std::string> properties;
+  static std::string message_id, correlation_id;
+
+  auto* twin = app.add_subcommand("twin", "Device twins (az iot hub device-twin)")->require_subcommand(1);
+  auto* show = twin->add_subcommand("show", "Print a device's twin");
+  show->add_option("device-id", id, "Device id")->required();
+  show->callback([&g] { std::cout << Hub(g).Get("/twins/" + EncodedId(id) + "?api-version=2021-04-12").dump(2) << "\n"; });
+  auto* update = twin->add_subcommand("update", "Merge desired properties and/or tags into a twin (null deletes)");
+  update->add_option("device-id", id, "Device id")->required();
+  update->add_option("--desired", desired, "Desired-properties patch, JSON");
+  update->add_option("--tags", tags, "Tags patch, JSON");
+  update->callback([&g] {
+    json patch = json::object();
+    if (!desired.empty()) patch["properties"]["desired"] = ParseJsonArg(desired, "--desired");
+    if (!tags.empty()) patch["tags"] = ParseJsonArg(tags, "--tags");
+    if (patch.empty()) throw CliError(kUsage, "give --desired and/or --tags");
+    std::cout << Hub(g).Patch("/twins/" + EncodedId(id) + "?api-version=2021-04-12", patch).dump(2) << "\n";
+  });
+
+  auto* methods = app.add_subcommand("method", "Direct methods (az iot hub invoke-device-method)")->require_subcommand(1);
+  auto* invoke = methods->add_subcommand("invoke", "Call a method on a connected device and print its answer");
+  invoke->add_option("device-id", id, "Device id")->required();
+  invoke->add_option("method-name", method, "Method name")->required();
+  invoke->add_option("--payload", payload, "JSON payload")->capture_default_str();
+  invoke->add_option("--timeout", timeout, "Seconds to wait for the answer (5-300)")->capture_default_str();
+  invoke->callback([&g] {
+    json body = {{"methodName", method}, {"payload", ParseJsonArg(payload, "--payload")}, {"responseTimeoutInSeconds", timeout}};
+    std::cout << Hub(g).Post("/twins/" + EncodedId(id) + "/methods?api-version=2021-04-12", body).dump(2) << "\n";
+  });
+
+  auto* c2d = app.add_subcommand("c2d", "Cloud-to-device messages (az iot device c2d-message)")->require_subcommand(1);
+  auto* send = c2d->add_subcommand("send", "Queue a message for a device");
+  send->add_option("device-id", id, "Device id")->required();
+  send->add_option("body", body, "Message body")->required();
+  send->add_option("--message-id", message_id, "Message id");
+  send->add_option("--correlation-id", correlation_id, "Correlation id");
+  send->add_option("--property", properties, "Application property key=value (repeatable)");
+  send->add_option("--ttl", ttl, "Seconds to live (default one hour)");
+  send->callback([&g] {
+    json message = {{"body", body}};
+    if (!message_id.empty()) message["messageId"] = message_id;
+    if (!correlation_id.empty()) message["correlationId"] = correlation_id;
+    if (ttl > 0) message["ttlSeconds"] = ttl;
+    for (const auto& p : properties) {
+      auto eq = p.find('=');
+      message["properties"][p.substr(0, eq)] = eq == std::string::npos ? "" : p.substr(eq + 1);
+    }
+    json r = Hub(g).Post("/emulator/devices/" + EncodedId(id) + "/messages", message);
+    std::cout << "Queued for " << id << " (" << r.value("queued", 0) << " waiting)\n";
+  });
+  auto* purge = c2d->add_subcommand("purge", "Drop every message waiting for a device");
+  purge->add_option("device-id", id, "Device id")->required();
+  purge->callback([&g] {
+    json r = Hub(g).DeleteJson("/devices/" + EncodedId(id) + "/commands?api-version=2021-04-12");
+    std::cout << "Purged " << r.value("totalMessagesPurged", 0) << " messages\n";
+  });
+}
+
 // The tutorial's simulated device: {"deviceId": ..., "windSpeed": 10.xx} with a message id,
 // a correlation id and a temperatureAlert property, printing each acknowledgement.
 void AddSimulateCommand(CLI::App& app, Globals& g) {
@@ -161,10 +234,32 @@ void AddSimulateCommand(CLI::App& app, Globals& g) {
     device.OnConnectionStatus([](const client::ConnectionStatus& s) {
       std::cout << (s.connected ? "Connected" : "Disconnected") << ": " << s.reason << std::endl;
     });
+    // The round trip to watch from the CLI: `iothub method invoke <id> setInterval --payload 2`
+    // changes the pace, reported back as the twin's telemetryInterval.
+    std::atomic<double> pace{interval};
+    std::atomic<bool> pace_changed{false};
+    device.OnMethod([&pace, &pace_changed](const std::string& name, const std::string& payload) {
+      json p = json::parse(payload, nullptr, false);
+      double seconds = p.is_number() ? p.get<double>() : p.is_object() ? p.value("interval", 0.0) : 0.0;
+      if (name != "setInterval" || seconds <= 0) {
+        return client::MethodResponse{400, R"({"error":"setInterval takes a positive number of seconds"})"};
+      }
+      pace = seconds;
+      pace_changed = true;
+      std::cout << "Method setInterval: now every " << seconds << " s" << std::endl;
+      return client::MethodResponse{200, json{{"interval", seconds}}.dump()};
+    });
+    device.OnMessage([](const client::ReceivedMessage& m) {
+      std::cout << "Received message " << m.message_id << ": " << m.body << std::endl;
+    });
+    device.OnDesiredProperties([](const std::string& patch) {
+      std::cout << "Desired properties changed: " << patch << std::endl;
+    });
     device.Open();
     if (!device.WaitConnected(std::chrono::seconds(15))) {
       throw CliError(kUnreachable, "the device could not connect within 15 s (see the reason above)");
     }
+    device.UpdateReportedProperties(json{{"telemetryInterval", interval}}.dump(), std::chrono::seconds(5));
     std::mt19937 random{std::random_device{}()};
     std::uniform_real_distribution<double> wind(0, 4);
     std::atomic<int> acknowledged{0};
@@ -191,8 +286,13 @@ void AddSimulateCommand(CLI::App& app, Globals& g) {
         if (ok) acknowledged++;
         std::cout << (ok ? "Message acknowledged: " : "Message not acknowledged: ") << id << std::endl;
       });
+      if (pace_changed.exchange(false)) {
+        device.UpdateReportedProperties(json{{"telemetryInterval", pace.load()}}.dump(), std::chrono::seconds(5));
+      }
       if (count == 0 || n < count) {
-        for (int i = 0; i < interval * 10 && !g_interrupted; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        for (int i = 0; i < pace * 10 && !g_interrupted && !pace_changed; ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
       }
     }
     device.Close();
@@ -270,6 +370,7 @@ int main(int argc, char** argv) {
       ->envname("IOTHUB_EMULATOR_HTTPS_PORT")
       ->capture_default_str();
   AddDeviceCommands(app, g);
+  AddServiceCommands(app, g);
   AddSimulateCommand(app, g);
   AddMonitorCommand(app, g);
   std::signal(SIGINT, [](int) { g_interrupted = true; });

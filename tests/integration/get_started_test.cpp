@@ -139,3 +139,50 @@ TEST_CASE("Seed file: declared devices exist with their keys at start, and again
 }
 
 }  // namespace iothub::testing
+
+namespace iothub::testing {
+
+TEST_CASE("Get started: from the CLI, invoke the simulator's method, watch its reported property, send it messages and desired changes") {
+  EmulatorProcess hub;
+  auto [created, create_output] = RunCommand(Cli(hub) + "device create sim");
+  REQUIRE(created == 0);
+  const std::string device = "HostName=localhost:" + std::to_string(hub.mqtt_port()) +
+                             ";DeviceId=sim;SharedAccessKey=" + Field(create_output, "primaryKey");
+  const std::string sim_log = FreshDataDir("sim") + "/out.txt";
+  std::thread simulator([&] {
+    RunCommand(Cli(hub) + "simulate --count 6 --interval 1 --device-connection-string '" + device + "' > " + sim_log);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+
+  auto [invoked, invoke_output] = RunCommand(Cli(hub) + "method invoke sim setInterval --payload 0.2");
+  CAPTURE(invoke_output);
+  CHECK(invoked == 0);
+  CHECK(json::parse(invoke_output) == json{{"status", 200}, {"payload", {{"interval", 0.2}}}});
+  auto [refused, refused_output] = RunCommand(Cli(hub) + "method invoke sim setInterval --payload -1");
+  CHECK(json::parse(refused_output)["status"] == 400);
+  CHECK(RunCommand(Cli(hub) + "c2d send sim 'hello device' --message-id c2d-1 --property k=v").first == 0);
+  CHECK(RunCommand(Cli(hub) + "twin update sim --desired '{\"mode\":\"eco\"}' --tags '{\"room\":\"lab\"}'").first == 0);
+  simulator.join();
+
+  auto [shown, twin_output] = RunCommand(Cli(hub) + "twin show sim");
+  REQUIRE(shown == 0);
+  json twin = json::parse(twin_output);
+  CHECK(twin["properties"]["reported"]["telemetryInterval"] == 0.2);
+  CHECK(twin["tags"]["room"] == "lab");
+  std::ifstream in(sim_log);
+  std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CAPTURE(log);
+  CHECK(log.find("Method setInterval: now every 0.2 s") != std::string::npos);
+  CHECK(log.find("Received message c2d-1: hello device") != std::string::npos);
+  CHECK(log.find("Desired properties changed: {\"$version\":2,\"mode\":\"eco\"}") != std::string::npos);
+  CHECK(log.find("6 messages acknowledged") != std::string::npos);
+
+  CHECK(RunCommand(Cli(hub) + "c2d send sim queued").first == 0);
+  auto [purged, purge_output] = RunCommand(Cli(hub) + "c2d purge sim");
+  CHECK(purge_output == "Purged 1 messages\n");
+  auto [offline, offline_output] = RunCommand(Cli(hub) + "method invoke sim setInterval --payload 1 --timeout 5");
+  CHECK(offline == 4);
+  CHECK(offline_output.find("DeviceNotOnline") != std::string::npos);
+}
+
+}  // namespace iothub::testing
