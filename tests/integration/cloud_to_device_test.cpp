@@ -15,12 +15,8 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-const std::string kKey = "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE=";
+const std::string kKey = kTestDeviceKey;
 
-void CreateDevice(const EmulatorProcess& hub, const std::string& id) {
-  json body = {{"authentication", {{"symmetricKey", {{"primaryKey", kKey}, {"secondaryKey", kKey}}}}}};
-  REQUIRE(hub.Put("/devices/" + id, body.dump())->status == 200);
-}
 
 httplib::Result SendC2d(const EmulatorProcess& hub, const std::string& id, const json& message) {
   return hub.Post("/emulator/devices/" + id + "/messages", message.dump());
@@ -68,7 +64,7 @@ int64_t QueuedFor(const EmulatorProcess& hub, const std::string& id) {
 
 TEST_CASE("C2D: a message queued while the device was offline arrives when it subscribes, and its PUBACK completes it") {
   EmulatorProcess hub;
-  CreateDevice(hub, "dev1");
+  CreateTestDevice(hub, "dev1");
   auto sent = SendC2d(hub, "dev1", {{"body", "turn on"}, {"messageId", "c2d-1"}, {"correlationId", "corr 1"},
                                     {"properties", {{"room", "kitchen & hall"}}}});
   REQUIRE(sent->status == 200);
@@ -98,7 +94,7 @@ TEST_CASE("C2D: a message queued while the device was offline arrives when it su
 
 TEST_CASE("C2D: a message not acknowledged is delivered again on the next connection") {
   EmulatorProcess hub;
-  CreateDevice(hub, "dev1");
+  CreateTestDevice(hub, "dev1");
   SendC2d(hub, "dev1", {{"body", "once more"}, {"messageId", "m"}});
   {
     auto device = Connect(hub, "dev1");
@@ -116,7 +112,7 @@ TEST_CASE("C2D: a message not acknowledged is delivered again on the next connec
 
 TEST_CASE("C2D: with CleanSession=0 the subscription outlives the connection, so queued messages arrive without a new SUBSCRIBE") {
   EmulatorProcess hub;
-  CreateDevice(hub, "dev1");
+  CreateTestDevice(hub, "dev1");
   Connect(hub, "dev1", /*clean=*/false)->Send(mqtt::Disconnect{});
   std::this_thread::sleep_for(100ms);
   SendC2d(hub, "dev1", {{"body", "while away"}});
@@ -128,7 +124,7 @@ TEST_CASE("C2D: with CleanSession=0 the subscription outlives the connection, so
 
 TEST_CASE("C2D: at most 50 wait per device, expired ones are dropped, purge empties the queue") {
   EmulatorProcess hub;
-  CreateDevice(hub, "dev1");
+  CreateTestDevice(hub, "dev1");
   for (int i = 0; i < 50; ++i) REQUIRE(SendC2d(hub, "dev1", {{"body", std::to_string(i)}})->status == 200);
   auto full = SendC2d(hub, "dev1", {{"body", "one too many"}});
   CHECK(full->status == 403);
@@ -148,8 +144,8 @@ TEST_CASE("C2D: at most 50 wait per device, expired ones are dropped, purge empt
 
 TEST_CASE("C2D: two devices never see each other's messages, and bad requests are refused") {
   EmulatorProcess hub;
-  CreateDevice(hub, "a");
-  CreateDevice(hub, "b");
+  CreateTestDevice(hub, "a");
+  CreateTestDevice(hub, "b");
   auto a = Connect(hub, "a");
   auto b = Connect(hub, "b");
   SendC2d(hub, "a", {{"body", "for a"}});

@@ -16,12 +16,8 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-const std::string kKey = "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE=";
+const std::string kKey = kTestDeviceKey;
 
-void CreateDevice(const EmulatorProcess& hub, const std::string& id) {
-  json body = {{"authentication", {{"symmetricKey", {{"primaryKey", kKey}, {"secondaryKey", kKey}}}}}};
-  REQUIRE(hub.Put("/devices/" + id, body.dump())->status == 200);
-}
 
 client::DeviceConnectionString Connection(const std::string& id, int mqtt_port) {
   return client::DeviceConnectionString::Parse("HostName=localhost:" + std::to_string(mqtt_port) + ";DeviceId=" + id +
@@ -40,7 +36,7 @@ client::DeviceClientOptions Options() {
 
 TEST_CASE("Device client: each message is confirmed once the hub stored it, with its properties") {
   EmulatorProcess hub;
-  CreateDevice(hub, "cpp-dev");
+  CreateTestDevice(hub, "cpp-dev");
   client::DeviceClient device(Connection("cpp-dev", hub.mqtt_port()), Options());
   device.Open();
   REQUIRE(device.WaitConnected(10s));
@@ -67,7 +63,7 @@ TEST_CASE("Device client: messages queued while the hub is down are delivered wh
   int mqtt_port = 0, https_port = 0;
   {
     EmulatorProcess hub({}, dir);
-    CreateDevice(hub, "cpp-dev");
+    CreateTestDevice(hub, "cpp-dev");
     mqtt_port = hub.mqtt_port();
     https_port = hub.https_port();
     hub.Stop();
@@ -96,7 +92,7 @@ TEST_CASE("Device client: messages queued while the hub is down are delivered wh
 
 TEST_CASE("Device client: renews its SAS token before it expires and keeps sending") {
   EmulatorProcess hub;
-  CreateDevice(hub, "renewing");
+  CreateTestDevice(hub, "renewing");
   auto options = Options();
   options.token_lifetime = std::chrono::seconds(62);  // renewed 60 s before expiry: about 2 s after connecting
   client::DeviceClient device(Connection("renewing", hub.mqtt_port()), options);
@@ -121,7 +117,7 @@ TEST_CASE("Device client: renews its SAS token before it expires and keeps sendi
 
 TEST_CASE("Device client: method handlers, cloud-to-device messages and the twin") {
   EmulatorProcess hub;
-  CreateDevice(hub, "full");
+  CreateTestDevice(hub, "full");
   client::DeviceClient device(Connection("full", hub.mqtt_port()), Options());
   std::mutex mu;
   std::vector<client::ReceivedMessage> messages;

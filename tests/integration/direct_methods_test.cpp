@@ -15,12 +15,8 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-const std::string kKey = "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE=";
+const std::string kKey = kTestDeviceKey;
 
-void CreateDevice(const EmulatorProcess& hub, const std::string& id) {
-  json body = {{"authentication", {{"symmetricKey", {{"primaryKey", kKey}, {"secondaryKey", kKey}}}}}};
-  REQUIRE(hub.Put("/devices/" + id, body.dump())->status == 200);
-}
 
 // A device connected over MQTT, subscribed to methods unless told otherwise.
 std::unique_ptr<MqttTestClient> Online(const EmulatorProcess& hub, const std::string& id, bool subscribe = true) {
@@ -61,7 +57,7 @@ void Answer(MqttTestClient& device, const Request& r, int status, const std::str
 
 TEST_CASE("Direct methods: the device gets the call on its own connection and its answer comes back") {
   EmulatorProcess hub;
-  CreateDevice(hub, "dev1");
+  CreateTestDevice(hub, "dev1");
   auto device = Online(hub, "dev1");
   auto call = InvokeAsync(hub, "dev1", {{"methodName", "reboot"}, {"payload", {{"delay", 5}}}, {"responseTimeoutInSeconds", 10}});
   auto request = NextRequest(*device);
@@ -85,7 +81,7 @@ TEST_CASE("Direct methods: the device gets the call on its own connection and it
 
 TEST_CASE("Direct methods: offline, unsubscribed and unknown devices, and devices that do not answer") {
   EmulatorProcess hub;
-  CreateDevice(hub, "dev1");
+  CreateTestDevice(hub, "dev1");
   auto offline = hub.Post("/twins/dev1/methods", R"({"methodName":"m"})");
   CHECK(offline->status == 404);
   CHECK(ErrorCodeOf(offline) == "DeviceNotOnline");
@@ -106,7 +102,7 @@ TEST_CASE("Direct methods: offline, unsubscribed and unknown devices, and device
 
 TEST_CASE("Direct methods: connectTimeoutInSeconds waits for the device to come online") {
   EmulatorProcess hub;
-  CreateDevice(hub, "late");
+  CreateTestDevice(hub, "late");
   auto call = InvokeAsync(hub, "late", {{"methodName", "hello"}, {"connectTimeoutInSeconds", 10}});
   std::this_thread::sleep_for(1s);
   auto device = Online(hub, "late");
@@ -121,7 +117,7 @@ TEST_CASE("Direct methods: many calls in flight, to one device and to many, each
   const std::vector<std::string> ids = {"a", "b", "c"};
   std::map<std::string, std::unique_ptr<MqttTestClient>> devices;
   for (const auto& id : ids) {
-    CreateDevice(hub, id);
+    CreateTestDevice(hub, id);
     devices[id] = Online(hub, id);
   }
   std::vector<std::pair<std::string, std::future<httplib::Result>>> calls;
@@ -151,7 +147,7 @@ TEST_CASE("Direct methods: many calls in flight, to one device and to many, each
 
 TEST_CASE("Direct methods: bad requests and wrong credentials") {
   EmulatorProcess hub;
-  CreateDevice(hub, "dev1");
+  CreateTestDevice(hub, "dev1");
   for (const char* body : {R"({})", R"({"methodName":""})", R"({"methodName":"m","responseTimeoutInSeconds":4})",
                            R"({"methodName":"m","responseTimeoutInSeconds":301})",
                            R"({"methodName":"m","connectTimeoutInSeconds":-1})", R"({"methodName":"m","responseTimeoutInSeconds":"30"})"}) {

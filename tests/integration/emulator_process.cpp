@@ -215,6 +215,14 @@ std::pair<int, std::string> RunEmulatorToExit(const std::vector<std::string>& ar
   return {*status, ReadFile(log)};
 }
 
+void CreateTestDevice(const EmulatorProcess& hub, const std::string& id) {
+  nlohmann::json body = {
+      {"authentication", {{"symmetricKey", {{"primaryKey", kTestDeviceKey}, {"secondaryKey", kTestDeviceKey}}}}}};
+  auto res = hub.Put("/devices/" + id, body.dump());
+  REQUIRE(res);
+  REQUIRE(res->status == 200);
+}
+
 std::pair<int, std::string> RunCommand(const std::string& command) {
   std::string output;
   FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");

@@ -16,6 +16,9 @@ namespace iothub::testing {
 // The owner policy's documented default key (README, "Development credentials").
 inline constexpr const char* kOwnerKey = "7r3KxkLA5oZr/fN2IcckoG1ybGiApgGjvQKk5btv0Zc=";
 
+// The keys of devices made by CreateTestDevice (32 x 'a', base64).
+inline constexpr const char* kTestDeviceKey = "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE=";
+
 // A port nobody listens on right now.
 int FreePort();
 // A fresh empty directory under the build tree's test-data.
@@ -57,6 +60,9 @@ class EmulatorProcess {
   int mqtt_plain_port_ = 0;
   std::string log_path_;
 };
+
+// Registers a SAS device whose primary and secondary keys are kTestDeviceKey.
+void CreateTestDevice(const EmulatorProcess& hub, const std::string& id);
 
 // Runs the binary to completion with args; returns exit status and output.
 std::pair<int, std::string> RunEmulatorToExit(const std::vector<std::string>& args, int timeout_seconds = 10);

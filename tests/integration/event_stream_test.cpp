@@ -14,7 +14,7 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-const std::string kKey = "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE=";
+const std::string kKey = kTestDeviceKey;
 
 struct Frame {
   std::string id;
@@ -88,10 +88,6 @@ class SseReader {
   std::atomic<int> status_{0};
 };
 
-void CreateDevice(const EmulatorProcess& hub, const std::string& id) {
-  json body = {{"authentication", {{"symmetricKey", {{"primaryKey", kKey}, {"secondaryKey", kKey}}}}}};
-  REQUIRE(hub.Put("/devices/" + id, body.dump())->status == 200);
-}
 
 // A connected device that publishes acknowledged telemetry.
 struct Device {
@@ -119,7 +115,7 @@ std::vector<std::string> MessageIds(const std::vector<Frame>& frames) {
 
 TEST_CASE("Event stream: earliest replays the log in order, latest sees only what comes next") {
   EmulatorProcess hub;
-  CreateDevice(hub, "dev1");
+  CreateTestDevice(hub, "dev1");
   Device dev(hub, "dev1");
   dev.Send("a", "m1");
   dev.Send("b", "m2");
@@ -138,8 +134,8 @@ TEST_CASE("Event stream: earliest replays the log in order, latest sees only wha
 
 TEST_CASE("Event stream: start at a sequence number or a time, filter by device and partition") {
   EmulatorProcess hub;
-  CreateDevice(hub, "dev1");
-  CreateDevice(hub, "dev2");
+  CreateTestDevice(hub, "dev1");
+  CreateTestDevice(hub, "dev2");
   Device dev1(hub, "dev1"), dev2(hub, "dev2");
   dev1.Send("x", "d1-0");
   dev2.Send("x", "d2-0");
@@ -174,7 +170,7 @@ TEST_CASE("Event stream: start at a sequence number or a time, filter by device 
 
 TEST_CASE("Event stream: Last-Event-ID resumes right after the last event seen") {
   EmulatorProcess hub;
-  CreateDevice(hub, "dev1");
+  CreateTestDevice(hub, "dev1");
   Device dev(hub, "dev1");
   for (int i = 0; i < 5; ++i) dev.Send("x", "m" + std::to_string(i));
   auto first = SseReader(hub, "/emulator/events/stream?from=earliest", 2).Wait();
@@ -185,7 +181,7 @@ TEST_CASE("Event stream: Last-Event-ID resumes right after the last event seen")
 
 TEST_CASE("Event stream: dozens of live readers each get every new event while the REST API still answers") {
   EmulatorProcess hub;
-  CreateDevice(hub, "dev1");
+  CreateTestDevice(hub, "dev1");
   Device dev(hub, "dev1");
   constexpr int kReaders = 30;
   std::vector<std::unique_ptr<SseReader>> readers;
@@ -218,7 +214,7 @@ TEST_CASE("Event stream: streams beyond the worker budget are refused, and reade
 
 TEST_CASE("Event stream: refusals are IoT Hub errors") {
   EmulatorProcess hub;
-  CreateDevice(hub, "dev1");
+  CreateTestDevice(hub, "dev1");
   struct Case {
     const char* name;
     std::string path;

@@ -13,12 +13,8 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-const std::string kKey = "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE=";
+const std::string kKey = kTestDeviceKey;
 
-void CreateDevice(const EmulatorProcess& hub, const std::string& id) {
-  json body = {{"authentication", {{"symmetricKey", {{"primaryKey", kKey}, {"secondaryKey", kKey}}}}}};
-  REQUIRE(hub.Put("/devices/" + id, body.dump())->status == 200);
-}
 
 httplib::Result Patch(const EmulatorProcess& hub, const std::string& id, const json& patch, const std::string& etag = "*") {
   return hub.Client()->Patch("/twins/" + id, {{"Authorization", EmulatorProcess::PolicyToken()}, {"If-Match", "\"" + etag + "\""}},
@@ -45,7 +41,7 @@ mqtt::Publish NextPublish(MqttTestClient& c) {
 
 TEST_CASE("Twins REST: IoT Hub's Twin JSON, merge patches with null deletes, versions and etags") {
   EmulatorProcess hub;
-  CreateDevice(hub, "dev1");
+  CreateTestDevice(hub, "dev1");
   auto got = hub.Get("/twins/dev1");
   REQUIRE(got->status == 200);
   json twin = json::parse(got->body);
@@ -90,7 +86,7 @@ TEST_CASE("Twins REST: IoT Hub's Twin JSON, merge patches with null deletes, ver
 
 TEST_CASE("Twins REST: IoT Hub's rules for keys, depth, size and writers") {
   EmulatorProcess hub;
-  CreateDevice(hub, "dev1");
+  CreateTestDevice(hub, "dev1");
   json deep = 1;
   for (int i = 0; i < 11; ++i) deep = json{{"l" + std::to_string(i), deep}};
   struct Case {
@@ -120,7 +116,7 @@ TEST_CASE("Twins REST: IoT Hub's rules for keys, depth, size and writers") {
 
 TEST_CASE("Twins MQTT: GET, reported patches with their version, and errors as an errorCode body") {
   EmulatorProcess hub;
-  CreateDevice(hub, "dev1");
+  CreateTestDevice(hub, "dev1");
   Patch(hub, "dev1", {{"properties", {{"desired", {{"interval", 5}}}}}});
   auto device = TwinDevice(hub, "dev1");
 
@@ -149,8 +145,8 @@ TEST_CASE("Twins MQTT: GET, reported patches with their version, and errors as a
 
 TEST_CASE("Twins MQTT: desired changes reach the connected device in version order, and no other device") {
   EmulatorProcess hub;
-  CreateDevice(hub, "dev1");
-  CreateDevice(hub, "dev2");
+  CreateTestDevice(hub, "dev1");
+  CreateTestDevice(hub, "dev2");
   auto one = TwinDevice(hub, "dev1");
   auto two = TwinDevice(hub, "dev2");
   for (int i = 1; i <= 3; ++i) Patch(hub, "dev1", {{"properties", {{"desired", {{"step", i}}}}}});
@@ -170,10 +166,10 @@ TEST_CASE("Twins MQTT: desired changes reach the connected device in version ord
 
 TEST_CASE("Twins: a deleted device's twin goes with it") {
   EmulatorProcess hub;
-  CreateDevice(hub, "dev1");
+  CreateTestDevice(hub, "dev1");
   Patch(hub, "dev1", {{"tags", {{"a", 1}}}});
   REQUIRE(hub.Delete("/devices/dev1")->status == 204);
-  CreateDevice(hub, "dev1");
+  CreateTestDevice(hub, "dev1");
   CHECK(json::parse(hub.Get("/twins/dev1")->body)["tags"] == json::object());
 }
 
