@@ -181,8 +181,16 @@ bool MqttSession::HandleTwinRequest(const Publish& p) {
   return true;
 }
 
-void MqttSession::SubscriptionsChanged() {
+bool MqttSession::SubscriptionsChanged() {
   listens_for_methods_ = subscriptions_.count(Feed::kMethods) > 0;
+  if (clean_session_) return true;
+  try {
+    services_.subscriptions.Save(client_id_, subscriptions_);  // a lasting session outlives this connection
+    return true;
+  } catch (const std::exception& e) {
+    Shutdown(std::string("session store failed: ") + e.what(), true, true);
+    return false;
+  }
 }
 
 bool MqttSession::HandleMethodResponse(const Publish& p) {
@@ -332,7 +340,7 @@ void MqttSession::HandleConnect(Connect& c) {
     } else {
       subscriptions_ = services_.subscriptions.Load(client_id_);
       session_present = !subscriptions_.empty();
-      SubscriptionsChanged();
+      listens_for_methods_ = subscriptions_.count(Feed::kMethods) > 0;
     }
   } catch (const std::exception& e) {
     return RefuseConnect(ConnectReturnCode::kServerUnavailable, std::string("session store failed: ") + e.what());
@@ -395,14 +403,7 @@ void MqttSession::HandleSubscribe(const Subscribe& s) {
     subscriptions_[*feed] = granted;
     ack.return_codes.push_back(granted);
   }
-  SubscriptionsChanged();
-  if (!clean_session_) {
-    try {
-      services_.subscriptions.Save(client_id_, subscriptions_);
-    } catch (const std::exception& e) {
-      return Shutdown(std::string("session store failed: ") + e.what(), true, true);
-    }
-  }
+  if (!SubscriptionsChanged()) return;
   Send(ack);
   DeliverCloudToDevice();
 }
@@ -411,14 +412,7 @@ void MqttSession::HandleUnsubscribe(const Unsubscribe& u) {
   for (const auto& filter : u.filters) {
     if (auto feed = FeedOfFilter(filter, connection_->device.device_id)) subscriptions_.erase(*feed);
   }
-  SubscriptionsChanged();
-  if (!clean_session_) {
-    try {
-      services_.subscriptions.Save(client_id_, subscriptions_);
-    } catch (const std::exception& e) {
-      return Shutdown(std::string("session store failed: ") + e.what(), true, true);
-    }
-  }
+  if (!SubscriptionsChanged()) return;
   Send(Unsuback{u.packet_id});
 }
 

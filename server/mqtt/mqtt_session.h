@@ -51,7 +51,8 @@ class MqttSession : public std::enable_shared_from_this<MqttSession>, public Dev
   bool HandleTwinRequest(const Publish& publish);
   void SendTwinResponse(int status, const std::string& request_id, const std::string& extra_query,
                         const std::string& body);
-  void SubscriptionsChanged();
+  // Records a change of subscriptions (stored for a lasting session); false if the connection had to close.
+  bool SubscriptionsChanged();
   // Sends the device's waiting cloud-to-device messages not already on their way.
   void DeliverCloudToDevice();
   void HandlePuback(uint16_t packet_id);
