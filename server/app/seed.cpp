@@ -3,6 +3,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/json_parse.h"
 #include "http/device_json.h"
 
 namespace iothub::app {
@@ -10,7 +11,10 @@ namespace iothub::app {
 Result<int> ApplySeedFile(const std::string& path, Registry& registry) {
   std::ifstream in(path);
   if (!in) return Status::ArgumentInvalid("cannot read the seed file " + path);
-  nlohmann::json file = nlohmann::json::parse(in, nullptr, false);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto parsed = ParseJsonValue(text, path);
+  if (!parsed.ok()) return Status::ArgumentInvalid(parsed.status().message());
+  nlohmann::json file = std::move(parsed).value();
   if (file.is_object() && file.contains("devices")) file = file["devices"];
   if (!file.is_array()) return Status::ArgumentInvalid(path + " must hold a JSON array of devices");
 

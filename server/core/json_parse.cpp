@@ -68,6 +68,12 @@ ParsedJson ParseJson(std::string_view text, int max_depth) {
   return out;
 }
 
+Result<json> ParseJsonValue(std::string_view text, std::string_view what) {
+  ParsedJson parsed = ParseJson(text);
+  if (!parsed.ok()) return Status::FormatError(std::string(what) + " is " + parsed.Describe());
+  return std::move(parsed.value);
+}
+
 int JsonDepth(const json& value) {
   // Iterative, so it is safe on any value (though every value we hold was parsed bounded).
   int deepest = 0;

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/status.h"
+
 namespace iothub {
 
 // Json.NET's default MaxDepth, which IoT Hub's own service parses with:
@@ -26,6 +28,10 @@ struct ParsedJson {
 };
 
 ParsedJson ParseJson(std::string_view text, int max_depth = kMaxJsonDepth);
+
+// A request body or payload: IotHubFormatError (400) when it is not valid JSON or
+// nests too deep, with `what` ("The request body") named in the message.
+Result<nlohmann::json> ParseJsonValue(std::string_view text, std::string_view what = "The request body");
 
 // The deepest nesting of objects and arrays in a value (a scalar is 0).
 int JsonDepth(const nlohmann::json& value);

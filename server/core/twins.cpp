@@ -14,10 +14,16 @@ constexpr size_t kMaxPropertiesBytes = 32 * 1024;
 constexpr size_t kMaxTagsBytes = 8 * 1024;
 
 // IoT Hub's rules for what a client writes: keys without '.', '$', ' ' or control
-// characters, at most 1 KiB; nesting at most 10 deep.
+// characters, at most 1 KiB; nesting at most 10 deep, arrays counting as levels too.
 Status ValidatePatch(const json& value, const std::string& path, int depth) {
-  if (!value.is_object()) return Status::Ok();
+  if (!value.is_structured()) return Status::Ok();
   if (depth > kMaxDepth) return Status::ArgumentInvalid("'" + path + "' nests deeper than " + std::to_string(kMaxDepth) + " levels");
+  if (value.is_array()) {
+    for (size_t i = 0; i < value.size(); ++i) {
+      if (auto s = ValidatePatch(value[i], path + "[" + std::to_string(i) + "]", depth + 1); !s.ok()) return s;
+    }
+    return Status::Ok();
+  }
   for (const auto& [key, child] : value.items()) {
     if (key.empty() || key.size() > kMaxKeyBytes) return Status::ArgumentInvalid("Property names must be 1 to 1024 bytes");
     for (unsigned char c : key) {

@@ -2,6 +2,7 @@
 // send endpoint (until the AMQP endpoint gives the service SDK its send path).
 #include <nlohmann/json.hpp>
 
+#include "core/json_parse.h"
 #include "http/error_response.h"
 #include "http/handlers.h"
 #include "http/request_auth.h"
@@ -26,8 +27,9 @@ Result<std::optional<std::string>> OptionalString(const json& body, const char* 
 void SendCloudToDevice(const HttpContext& ctx, const httplib::Request& req, httplib::Response& res) {
   const std::string id = req.matches[1];
   if (!Authorize(ctx, req, res, "devices/" + id, kServiceConnect)) return;
-  json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded()) return WriteError(res, Status::FormatError("The request body is not valid JSON"));
+  auto parsed = ParseJsonValue(req.body);
+  if (!parsed.ok()) return WriteError(res, parsed.status());
+  const json& body = *parsed;
   if (!body.is_object()) return WriteError(res, Status::ArgumentInvalid("The body must be a JSON object"));
 
   CloudToDeviceMessage m;

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/device_json.h"
+#include "core/json_parse.h"
 #include "http/error_response.h"
 #include "http/handlers.h"
 #include "http/request_auth.h"
@@ -29,11 +30,7 @@ Precondition PreconditionOf(const httplib::Request& req) {
   return {};
 }
 
-Result<json> ParseBody(const httplib::Request& req) {
-  json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) return Status::FormatError("The request body is not valid JSON");
-  return body;
-}
+Result<json> ParseBody(const httplib::Request& req) { return ParseJsonValue(req.body); }
 
 void WriteDevice(httplib::Response& res, const Device& device) {
   res.set_header("ETag", "\"" + device.etag() + "\"");

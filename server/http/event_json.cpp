@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/crypto.h"
+#include "core/json_parse.h"
 #include "core/time_format.h"
 
 namespace iothub::http {
@@ -30,9 +31,10 @@ json EventToJson(const Event& e) {
       {"enqueuedTimeUtc", FormatIso8601(e.enqueued_time)},
   };
   const bool says_json = e.properties.content_type && e.properties.content_type->find("json") != std::string::npos;
-  json parsed = says_json ? json::parse(e.body, nullptr, false) : json(json::value_t::discarded);
-  if (says_json && !parsed.is_discarded()) {
-    j["body"] = std::move(parsed);
+  // A stored event is data: a body that is not JSON after all, or nests too deep, is shown as text.
+  ParsedJson parsed = says_json ? ParseJson(e.body) : ParsedJson{json(json::value_t::discarded), ParsedJson::Error::kSyntax};
+  if (parsed.ok()) {
+    j["body"] = std::move(parsed.value);
     j["bodyEncoding"] = "json";
   } else if (IsUtf8(e.body)) {
     j["body"] = e.body;

@@ -1,6 +1,7 @@
 // POST /twins/{id}/methods: invoke a direct method (spec §4.2).
 #include <nlohmann/json.hpp>
 
+#include "core/json_parse.h"
 #include "http/error_response.h"
 #include "http/handlers.h"
 #include "http/request_auth.h"
@@ -26,8 +27,9 @@ Result<std::chrono::seconds> Seconds(const json& body, const char* name, int fal
 void InvokeMethod(const HttpContext& ctx, const httplib::Request& req, httplib::Response& res) {
   const std::string id = req.matches[1];
   if (!Authorize(ctx, req, res, "twins/" + id, kServiceConnect)) return;
-  json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded()) return WriteError(res, Status::FormatError("The request body is not valid JSON"));
+  auto parsed = ParseJsonValue(req.body);
+  if (!parsed.ok()) return WriteError(res, parsed.status());
+  const json& body = *parsed;
   if (!body.is_object()) return WriteError(res, Status::ArgumentInvalid("The body must be a JSON object"));
   auto name = body.find("methodName");
   if (name == body.end() || !name->is_string() || name->get<std::string>().empty()) {
@@ -40,14 +42,14 @@ void InvokeMethod(const HttpContext& ctx, const httplib::Request& req, httplib::
 
   MethodCall call;
   call.method_name = name->get<std::string>();
-  call.payload_json = body.contains("payload") ? body["payload"].dump() : "null";
+  call.payload_json = body.contains("payload") ? body.at("payload").dump() : "null";
   call.response_timeout = *response_timeout;
   call.connect_timeout = *connect_timeout;
   auto result = ctx.methods.Invoke(id, call);
   if (!result.ok()) return WriteError(res, result.status());
-  // The device's payload is JSON as a rule; anything else is passed on as a string.
-  json payload = json::parse(result->payload_json, nullptr, false);
-  if (payload.is_discarded()) payload = result->payload_json;
+  // The device's payload is JSON as a rule; anything else (or too deep) is passed on as a string.
+  ParsedJson parsed_payload = ParseJson(result->payload_json);
+  json payload = parsed_payload.ok() ? std::move(parsed_payload.value) : json(result->payload_json);
   WriteJson(res, 200, {{"status", result->status}, {"payload", payload}});
 }
 

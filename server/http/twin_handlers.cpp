@@ -1,6 +1,7 @@
 // GET, PATCH and PUT /twins/{id} (spec §4.2): the service side of device twins.
 #include <nlohmann/json.hpp>
 
+#include "core/json_parse.h"
 #include "http/error_response.h"
 #include "http/handlers.h"
 #include "http/request_auth.h"
@@ -30,9 +31,9 @@ template <typename Write>
 void WriteWith(const HttpContext& ctx, const httplib::Request& req, httplib::Response& res, Write write) {
   const std::string id = req.matches[1];
   if (!Authorize(ctx, req, res, "twins/" + id, kServiceConnect | kRegistryWrite)) return;
-  json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded()) return WriteError(res, Status::FormatError("The request body is not valid JSON"));
-  WriteTwin(res, write(id, body, TwinPrecondition(req)));
+  auto body = ParseJsonValue(req.body);
+  if (!body.ok()) return WriteError(res, body.status());
+  WriteTwin(res, write(id, *body, TwinPrecondition(req)));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "core/json_parse.h"
 #include "mqtt/codec/mqtt_codec.h"
 #include "mqtt/iothub_topics.h"
 
@@ -169,9 +170,9 @@ bool MqttSession::HandleTwinRequest(const Publish& p) {
       if (!view.ok()) return fail(view.status()), true;
       SendTwinResponse(200, rid, "", view->dump());
     } else {
-      auto patch = nlohmann::json::parse(p.payload, nullptr, false);
-      if (patch.is_discarded()) return fail(Status::FormatError("The reported-properties patch is not valid JSON")), true;
-      auto version = services_.twins.PatchReported(device_id, patch);
+      auto patch = ParseJsonValue(p.payload, "The reported-properties patch");
+      if (!patch.ok()) return fail(patch.status()), true;
+      auto version = services_.twins.PatchReported(device_id, *patch);
       if (!version.ok()) return fail(version.status()), true;
       SendTwinResponse(204, rid, "&$version=" + std::to_string(*version), "");
     }
