@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "core/json_parse.h"
 #include "iothub/sas_token.h"
 
 namespace iothub::cli {
@@ -15,6 +16,13 @@ std::unique_ptr<httplib::SSLClient> MakeClient(const std::string& host, int port
   cli->enable_server_certificate_verification(true);
   cli->set_connection_timeout(std::chrono::seconds(5));
   return cli;
+}
+
+// The hub's JSON answer; a body that is not JSON (or nests absurdly deep) is a failure, not a crash.
+nlohmann::json ParseAnswer(const std::string& body) {
+  ParsedJson parsed = ParseJson(body, kMaxJsonDepth + 8);
+  if (!parsed.ok()) throw CliError(kFailed, "the hub answered with a body that is " + parsed.Describe());
+  return std::move(parsed.value);
 }
 
 }  // namespace
@@ -30,7 +38,7 @@ std::string HubApi::Token() const {
 
 void HubApi::Fail(int status, const std::string& body, const std::string& what) const {
   std::string message = body;
-  auto parsed = nlohmann::json::parse(body, nullptr, false);
+  auto parsed = ParseJson(body).value;
   if (parsed.is_object() && parsed.contains("Message") && parsed["Message"].is_string()) {
     message = parsed["Message"].get<std::string>();  // "ErrorCode:<Name>;<text>"
     if (message.starts_with("ErrorCode:")) message = message.substr(10);
@@ -53,14 +61,14 @@ nlohmann::json HubApi::Get(const std::string& path) {
   auto res = MakeClient(host_, port_, ca_file_)->Get(path, {{"Authorization", Token()}});
   CheckReached(res, host_, port_);
   if (res->status != 200) Fail(res->status, res->body, "GET " + path);
-  return nlohmann::json::parse(res->body);
+  return ParseAnswer(res->body);
 }
 
 nlohmann::json HubApi::Put(const std::string& path, const nlohmann::json& body) {
   auto res = MakeClient(host_, port_, ca_file_)->Put(path, {{"Authorization", Token()}}, body.dump(), "application/json");
   CheckReached(res, host_, port_);
   if (res->status != 200) Fail(res->status, res->body, "PUT " + path);
-  return nlohmann::json::parse(res->body);
+  return ParseAnswer(res->body);
 }
 
 nlohmann::json HubApi::Post(const std::string& path, const nlohmann::json& body) {
@@ -69,7 +77,7 @@ nlohmann::json HubApi::Post(const std::string& path, const nlohmann::json& body)
   auto res = cli->Post(path, {{"Authorization", Token()}}, body.dump(), "application/json");
   CheckReached(res, host_, port_);
   if (res->status != 200) Fail(res->status, res->body, "POST " + path);
-  return nlohmann::json::parse(res->body);
+  return ParseAnswer(res->body);
 }
 
 nlohmann::json HubApi::Patch(const std::string& path, const nlohmann::json& body) {
@@ -77,14 +85,14 @@ nlohmann::json HubApi::Patch(const std::string& path, const nlohmann::json& body
                                                        "application/json");
   CheckReached(res, host_, port_);
   if (res->status != 200) Fail(res->status, res->body, "PATCH " + path);
-  return nlohmann::json::parse(res->body);
+  return ParseAnswer(res->body);
 }
 
 nlohmann::json HubApi::DeleteJson(const std::string& path) {
   auto res = MakeClient(host_, port_, ca_file_)->Delete(path, {{"Authorization", Token()}});
   CheckReached(res, host_, port_);
   if (res->status != 200) Fail(res->status, res->body, "DELETE " + path);
-  return nlohmann::json::parse(res->body);
+  return ParseAnswer(res->body);
 }
 
 void HubApi::Delete(const std::string& path) {
@@ -98,7 +106,8 @@ void HubApi::Stream(const std::string& path, const std::function<bool(const nloh
   auto cli = MakeClient(host_, port_, ca_file_);
   auto deadline = timeout_seconds > 0 ? std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds)
                                       : std::chrono::steady_clock::time_point::max();
-  cli->set_read_timeout(std::chrono::seconds(timeout_seconds > 0 ? timeout_seconds : 3600));
+  // The stream sends a keep-alive every 2 s: five missed means the hub is gone.
+  cli->set_read_timeout(std::chrono::seconds(10));
   std::string buffer, error_body;
   int status = 0;
   bool stopped = false;
@@ -121,7 +130,10 @@ void HubApi::Stream(const std::string& path, const std::function<bool(const nloh
           size_t at = block.find("data: ");
           if (at == std::string::npos) continue;  // a comment (keep-alive)
           size_t eol = block.find('\n', at);
-          if (!on_event(nlohmann::json::parse(block.substr(at + 6, eol == std::string::npos ? eol : eol - at - 6)))) {
+          // An event nests its body one level down: the hub's bound plus a few.
+          ParsedJson event = ParseJson(block.substr(at + 6, eol == std::string::npos ? eol : eol - at - 6), kMaxJsonDepth + 8);
+          if (!event.ok()) continue;
+          if (!on_event(event.value)) {
             stopped = true;
             return false;
           }
@@ -130,7 +142,12 @@ void HubApi::Stream(const std::string& path, const std::function<bool(const nloh
       });
   if (stopped || (status == 200 && std::chrono::steady_clock::now() >= deadline)) return;
   if (status != 0 && status != 200) Fail(status, error_body, "GET " + path);
-  if (!res && res.error() == httplib::Error::Read && status == 200) return;  // the read timeout is the --timeout
+  // The stream never ends by itself: before --timeout or -n, its end means the hub went away.
+  if (status == 200) {
+    throw CliError(kUnreachable, "the event stream from https://" + host_ + ":" + std::to_string(port_) + " ended: " +
+                                     (res ? std::string("closed by the hub") : httplib::to_string(res.error())) +
+                                     " (did the emulator stop?)");
+  }
   CheckReached(res, host_, port_);
 }
 

@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "core/json_parse.h"
 #include "hub_api.h"
 #include "iothub/device_client.h"
 
@@ -139,9 +140,9 @@ std::string EncodedId(const std::string& id) {
 }
 
 json ParseJsonArg(const std::string& text, const char* what) {
-  json value = json::parse(text, nullptr, false);
-  if (value.is_discarded()) throw CliError(kUsage, std::string(what) + " is not valid JSON: " + text);
-  return value;
+  ParsedJson value = ParseJson(text);
+  if (!value.ok()) throw CliError(kUsage, std::string(what) + " is " + value.Describe() + ": " + text);
+  return std::move(value.value);
 }
 
 // twin show / update, method invoke, c2d send / purge: the back end's side (az iot hub ...).
@@ -239,7 +240,7 @@ void AddSimulateCommand(CLI::App& app, Globals& g) {
     std::atomic<double> pace{interval};
     std::atomic<bool> pace_changed{false};
     device.OnMethod([&pace, &pace_changed](const std::string& name, const std::string& payload) {
-      json p = json::parse(payload, nullptr, false);
+      json p = ParseJson(payload).value;
       double seconds = p.is_number() ? p.get<double>() : p.is_object() ? p.value("interval", 0.0) : 0.0;
       if (name != "setInterval" || seconds <= 0) {
         return client::MethodResponse{400, R"({"error":"setInterval takes a positive number of seconds"})"};
