@@ -4,6 +4,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/json_parse.h"
+
 namespace iothub::app {
 namespace {
 
@@ -24,7 +26,8 @@ std::string EnvName(const std::string& long_name) {
 void ApplyConfigFile(CLI::App& app, const std::string& path) {
   std::ifstream in(path);
   if (!in) throw CLI::FileError("cannot read config file " + path);
-  nlohmann::json file = nlohmann::json::parse(in, nullptr, false);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  nlohmann::json file = ParseJson(text).value;
   if (file.is_discarded() || !file.is_object()) throw CLI::FileError(path + " is not a JSON object");
   for (auto& [key, value] : file.items()) {
     CLI::Option* opt = nullptr;
@@ -96,6 +99,10 @@ std::variant<Config, int> LoadConfig(int argc, const char* const* argv) {
   add(app.add_option("--mqtt-plain-bind", c.mqtt_plain_bind, "Address of the plain-TCP MQTT listener")
           ->capture_default_str());
   add(app.add_option("--mqtt-threads", c.mqtt_threads, "Threads serving MQTT connections")->check(CLI::Range(1, 64))
+          ->capture_default_str());
+  add(app.add_option("--mqtt-max-pending", c.mqtt_max_pending,
+                     "MQTT connections that may be waiting to sign in at once; more are closed at once")
+          ->check(CLI::Range(1, 100000))
           ->capture_default_str());
   add(app.add_option("--partitions", c.partitions,
                      "Partitions of the event log (fixed when the log is created)")

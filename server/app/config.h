@@ -23,6 +23,7 @@ struct Config {
   std::string mqtt_plain_bind = "127.0.0.1";
   int mqtt_plain_port = 0;  // 0: off
   int mqtt_threads = 2;
+  int mqtt_max_pending = 256;  // connections not yet signed in
   int partitions = 4;
   double retention_hours = 24;
   std::string tls_cert, tls_key;

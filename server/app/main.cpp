@@ -175,9 +175,11 @@ int Run(const app::Config& c) {
   int https_port = BindHttps(https, c);
   if (https_port == 0) return 1;
 
+  mqtt::MqttOptions mqtt_options{c.mqtt_bind, c.mqtt_port, c.mqtt_plain_bind, c.mqtt_plain_port, c.mqtt_threads};
+  mqtt_options.max_pending_connections = static_cast<size_t>(c.mqtt_max_pending);
   mqtt::MqttServer mqtt(tls, {device_authenticator, authenticator, connections, *event_log, subscription_store, methods,
                          cloud_to_device, twins},
-                        {c.mqtt_bind, c.mqtt_port, c.mqtt_plain_bind, c.mqtt_plain_port, c.mqtt_threads});
+                        mqtt_options);
   if (auto why = mqtt.Bind()) {
     spdlog::error("Cannot listen for MQTT: {}", *why);
     return 1;

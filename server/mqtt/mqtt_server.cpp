@@ -17,7 +17,20 @@ struct MqttServer::Impl {
     acceptor.async_accept(asio::make_strand(io), [this, &acceptor, tls](const asio::error_code& ec,
                                                                          asio::ip::tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) std::make_shared<MqttSession>(std::move(socket), tls, services, options)->Start();
+      if (!ec && pending >= options.max_pending_connections) {
+        // Strangers may not pile up: a connection that has not signed in holds buffers.
+        int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+        int64_t last = last_refusal_logged.load();
+        if (now - last >= 10 && last_refusal_logged.compare_exchange_strong(last, now)) {
+          spdlog::warn("MQTT: {} connections are waiting to sign in; closing new ones until they do",
+                       options.max_pending_connections);
+        }
+        asio::error_code ignored;
+        socket.close(ignored);
+      } else if (!ec) {
+        std::make_shared<MqttSession>(std::move(socket), tls, services, options, PendingSlot(pending))->Start();
+      }
       Accept(acceptor, tls);
     });
   }
@@ -42,6 +55,8 @@ struct MqttServer::Impl {
 
   MqttServices services;
   MqttOptions options;
+  std::atomic<size_t> pending{0};  // sessions not yet signed in; outlives them (declared before io)
+  std::atomic<int64_t> last_refusal_logged{0};  // steady seconds; both listeners' accepts write it
   asio::io_context io;
   SSL_CTX* tls = SSL_CTX_new(TLS_server_method());
   asio::ip::tcp::acceptor tls_acceptor{io};

@@ -3,10 +3,12 @@
 // threads (no thread per connection), each connection on its own strand.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "core/cloud_to_device.h"
 #include "core/device_authenticator.h"
@@ -40,6 +42,24 @@ struct MqttOptions {
   size_t max_message_bytes = 256 * 1024;              // IoT Hub's D2C limit
   std::chrono::seconds handshake_timeout{10};         // TLS handshake and CONNECT must be done by then
   size_t max_in_flight = 1000;                        // appends awaiting commit before a connection stops reading
+  // Before sign-in: a CONNECT (user name, SAS token, a will) fits in this, and no more
+  // than this many connections may be waiting to sign in at once.
+  size_t max_connect_bytes = 64 * 1024;
+  size_t max_pending_connections = 256;
+};
+
+// A place among the connections that have not signed in yet; given back when destroyed.
+class PendingSlot {
+ public:
+  explicit PendingSlot(std::atomic<size_t>& count) : count_(&count) { ++*count_; }
+  PendingSlot(PendingSlot&& other) noexcept : count_(std::exchange(other.count_, nullptr)) {}
+  PendingSlot& operator=(PendingSlot&&) = delete;
+  ~PendingSlot() {
+    if (count_) --*count_;
+  }
+
+ private:
+  std::atomic<size_t>* count_;
 };
 
 class MqttServer {

@@ -28,9 +28,9 @@ std::string PeerOf(const asio::ip::tcp::socket& socket) {
 }  // namespace
 
 MqttSession::MqttSession(asio::ip::tcp::socket socket, SSL_CTX* tls, const MqttServices& services,
-                         const MqttOptions& options)
+                         const MqttOptions& options, PendingSlot pending_slot)
     : services_(services), options_(options), socket_(std::move(socket)), executor_(socket_.get_executor()),
-      timer_(executor_) {
+      timer_(executor_), pending_slot_(std::move(pending_slot)) {
   peer_ = PeerOf(socket_);
   asio::error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
@@ -228,6 +228,10 @@ void MqttSession::OnReadable() {
   if (state_ >= State::kClosing) return;
   char buffer[16384];
   size_t total = 0;
+  // Why the stream ended, when it did. What arrived before the end is still
+  // processed first, in order: a last PUBLISH, or the DISCONNECT that drops the will.
+  std::optional<std::string> ended;
+  bool want_write = false;
   // Take what is there (up to a bound, so one busy device cannot hog the thread).
   while (total < 4 * sizeof buffer) {
     size_t n = 0;
@@ -235,18 +239,19 @@ void MqttSession::OnReadable() {
       auto io = tls_->Read(buffer, sizeof buffer, &n);
       if (io == tls::TlsChannel::Io::kWantRead) break;
       if (io == tls::TlsChannel::Io::kWantWrite) {  // TLS needs to send before it can read
-        reading_ = true;
-        return WaitFor(io, &MqttSession::OnReadable);
+        want_write = true;
+        break;
       }
-      if (io == tls::TlsChannel::Io::kClosed) return Shutdown("connection closed by the client", true, true);
-      if (io == tls::TlsChannel::Io::kFailed) return Shutdown("TLS read failed: " + tls_->error(), true, true);
+      if (io == tls::TlsChannel::Io::kClosed) ended = "connection closed by the client";
+      if (io == tls::TlsChannel::Io::kFailed) ended = "TLS read failed: " + tls_->error();
     } else {
       asio::error_code ec;
       n = socket_.read_some(asio::buffer(buffer), ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) break;
-      if (ec == asio::error::eof) return Shutdown("connection closed by the client", true, true);
-      if (ec) return Shutdown("read failed: " + ec.message(), true, true);
+      if (ec == asio::error::eof) ended = "connection closed by the client";
+      else if (ec) ended = "read failed: " + ec.message();
     }
+    if (ended) break;
     rx_.append(buffer, n);
     total += n;
   }
@@ -254,14 +259,22 @@ void MqttSession::OnReadable() {
     last_received_ = std::chrono::steady_clock::now();
     ProcessInput();
   }
+  // After a DISCONNECT in that input the session is already closing without its will.
+  if (ended) return Shutdown(*ended, true, true);
+  if (want_write && state_ < State::kClosing) {
+    reading_ = true;
+    return WaitFor(tls::TlsChannel::Io::kWantWrite, &MqttSession::OnReadable);
+  }
   DoRead();
 }
 
 void MqttSession::ProcessInput() {
   // The largest packet: the biggest message plus a topic of up to 64 KiB and headers.
-  const size_t max_packet = options_.max_message_bytes + 65536 + 16;
+  // Before sign-in only a CONNECT may come, and what a stranger can make us hold stays small.
   size_t start = 0;
   while (state_ == State::kAwaitConnect || state_ == State::kConnected) {
+    const size_t max_packet =
+        state_ == State::kConnected ? options_.max_message_bytes + 65536 + 16 : options_.max_connect_bytes;
     auto result = Decode(std::string_view(rx_).substr(start), max_packet);
     if (auto* malformed = std::get_if<Malformed>(&result)) {
       Shutdown("malformed MQTT packet: " + malformed->reason, true, true);
@@ -348,6 +361,7 @@ void MqttSession::HandleConnect(Connect& c) {
   }
 
   state_ = State::kConnected;
+  pending_slot_.reset();  // signed in: no longer counts against the strangers' allowance
   services_.connections.Attach(connection_->device.device_id, shared_from_this());
   Send(Connack{session_present, ConnectReturnCode::kAccepted});
   spdlog::info("MQTT {} connected from {} ({}, keep-alive {} s, clean session {})", client_id_, peer_,
@@ -364,7 +378,10 @@ void MqttSession::HandlePublish(Publish& p) {
                         std::to_string(options_.max_message_bytes),
                     true, true);
   }
-  if (HandleMethodResponse(p) || HandleTwinRequest(p)) return;
+  if (HandleMethodResponse(p) || HandleTwinRequest(p)) {
+    if (p.qos == 1) Send(Puback{p.packet_id});  // a QoS 1 client waits for it, whatever the topic
+    return;
+  }
   auto telemetry = ParseTelemetryTopic(p.topic, connection_->device.device_id);
   if (!telemetry) return Shutdown("publishing to '" + p.topic + "' is not allowed", true, true);
   if (!telemetry->ok()) return Shutdown(telemetry->status().message() + " in '" + p.topic + "'", true, true);
@@ -518,6 +535,7 @@ void MqttSession::Shutdown(const std::string& reason, bool publish_will, bool no
 void MqttSession::CloseSocket() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
+  pending_slot_.reset();
   timer_.cancel();
   if (tls_) tls_->Close();
   asio::error_code ignored;

@@ -24,7 +24,9 @@ namespace iothub::mqtt {
 class MqttSession : public std::enable_shared_from_this<MqttSession>, public DeviceConnections::Connection {
  public:
   // tls: the server's TLS context, or null for the plain-TCP listener.
-  MqttSession(asio::ip::tcp::socket socket, SSL_CTX* tls, const MqttServices& services, const MqttOptions& options);
+  // pending_slot: its place among the connections not yet signed in, held until CONNECT is accepted.
+  MqttSession(asio::ip::tcp::socket socket, SSL_CTX* tls, const MqttServices& services, const MqttOptions& options,
+              PendingSlot pending_slot);
 
   void Start();
   void Close(std::string_view reason) override;
@@ -76,6 +78,7 @@ class MqttSession : public std::enable_shared_from_this<MqttSession>, public Dev
   asio::any_io_executor executor_;         // the connection's strand
   asio::steady_timer timer_;
   std::string peer_;
+  std::optional<PendingSlot> pending_slot_;  // until signed in
 
   State state_ = State::kHandshake;
   std::string rx_;  // bytes received and not yet decoded

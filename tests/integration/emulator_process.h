@@ -35,6 +35,7 @@ class EmulatorProcess {
 
   // SIGTERM and wait; returns the exit status.
   int Stop();
+  pid_t pid() const { return pid_; }
   int https_port() const { return https_port_; }
   int mqtt_port() const { return mqtt_port_; }        // MQTT over TLS
   int mqtt_plain_port() const { return mqtt_plain_port_; }

@@ -78,6 +78,15 @@ void MqttTestClient::Abort() {
   closed_ = true;
 }
 
+void MqttTestClient::SendAndClose(const std::string& bytes) {
+  int on = 1, off = 0;
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_CORK, &on, sizeof on);  // hold the segments back...
+  SendRaw(bytes);
+  if (ssl_) SSL_shutdown(ssl_);
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_CORK, &off, sizeof off);  // ...and let them go together
+  ::shutdown(fd_, SHUT_WR);
+}
+
 bool MqttTestClient::ReadMore(std::chrono::milliseconds timeout) {
   if (closed_) return false;
   if (!ssl_ || SSL_pending(ssl_) == 0) {

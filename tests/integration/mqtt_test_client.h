@@ -29,6 +29,9 @@ class MqttTestClient {
   bool closed() const { return closed_; }
   // Drops the TCP connection without DISCONNECT, as a crashed device would.
   void Abort();
+  // Sends bytes and closes this side at once (TLS close_notify, then FIN), in one TCP
+  // segment where the kernel allows, as a client that writes and exits does.
+  void SendAndClose(const std::string& bytes);
 
   // CONNECT as an IoT Hub device and return the CONNACK (nullopt if none came).
   std::optional<mqtt::Connack> Connect(const std::string& device_id, const std::string& token,

@@ -114,7 +114,8 @@ Packet DecodeSubscribe(Reader& r) {
   while (r.ok() && !r.AtEnd()) {
     std::string filter = r.Text("topic filter");
     uint8_t qos = r.U8();
-    if (r.ok() && (qos & 0xFC)) r.Fail("requested QoS byte " + std::to_string(qos));
+    // Reserved bits set, or QoS 3: malformed, and the connection closes (MQTT 3.1.1 §3.8.3-4).
+    if (r.ok() && ((qos & 0xFC) || qos == 3)) r.Fail("requested QoS byte " + std::to_string(qos));
     if (r.ok() && filter.empty()) r.Fail("empty topic filter");
     s.filters.emplace_back(std::move(filter), qos);
   }

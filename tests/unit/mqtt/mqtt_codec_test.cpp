@@ -132,6 +132,7 @@ TEST_CASE("MQTT codec: malformed packets are named, not guessed at") {
       {"SUBSCRIBE with wrong flags", Bytes({0x80, 6, 0, 1, 0, 1, 'a', 0})},
       {"SUBSCRIBE without filters", Bytes({0x82, 2, 0, 1})},
       {"SUBSCRIBE with reserved QoS bits", Bytes({0x82, 6, 0, 1, 0, 1, 'a', 0x04})},
+      {"SUBSCRIBE asking QoS 3", Bytes({0x82, 6, 0, 1, 0, 1, 'a', 0x03})},
       {"UNSUBSCRIBE without filters", Bytes({0xA2, 2, 0, 1})},
       {"PINGREQ with a payload", Bytes({0xC0, 1, 0})},
       {"DISCONNECT with flags", Bytes({0xE1, 0})},
