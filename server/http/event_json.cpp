@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/crypto.h"
+#include "core/json_parse.h"
 #include "core/time_format.h"
 
 namespace iothub::http {
@@ -20,6 +21,14 @@ bool IsUtf8(const std::string& s) {
   }
 }
 
+// Property text as JSON can carry it. The MQTT front end refuses properties that
+// are not UTF-8, but an event may come from elsewhere (a store written by an older
+// version); invalid bytes become U+FFFD rather than making every dump() throw.
+std::string Displayable(const std::string& s) {
+  if (IsUtf8(s)) return s;
+  return json::parse(json(s).dump(-1, ' ', false, json::error_handler_t::replace)).get<std::string>();
+}
+
 }  // namespace
 
 json EventToJson(const Event& e) {
@@ -30,9 +39,11 @@ json EventToJson(const Event& e) {
       {"enqueuedTimeUtc", FormatIso8601(e.enqueued_time)},
   };
   const bool says_json = e.properties.content_type && e.properties.content_type->find("json") != std::string::npos;
-  json parsed = says_json ? json::parse(e.body, nullptr, false) : json(json::value_t::discarded);
-  if (says_json && !parsed.is_discarded()) {
-    j["body"] = std::move(parsed);
+  // Through ParseJson like all outside JSON: a deeply nested body would overflow the stack in dump().
+  ParsedJson parsed;
+  if (says_json) parsed = ParseJson(e.body);
+  if (says_json && parsed.ok()) {
+    j["body"] = std::move(parsed.value);
     j["bodyEncoding"] = "json";
   } else if (IsUtf8(e.body)) {
     j["body"] = e.body;
@@ -44,7 +55,7 @@ json EventToJson(const Event& e) {
 
   json props = json::object();
   auto put = [&](const char* name, const std::optional<std::string>& v) {
-    if (v) props[name] = *v;
+    if (v) props[name] = Displayable(*v);
   };
   put("messageId", e.properties.message_id);
   put("correlationId", e.properties.correlation_id);
@@ -55,11 +66,11 @@ json EventToJson(const Event& e) {
   j["properties"] = std::move(props);
 
   json app = json::object();
-  for (const auto& [k, v] : e.application_properties) app[k] = v;
+  for (const auto& [k, v] : e.application_properties) app[Displayable(k)] = Displayable(v);
   j["applicationProperties"] = std::move(app);
 
   json annotations = json::object();
-  for (const auto& [k, v] : e.annotations) annotations[k] = v;
+  for (const auto& [k, v] : e.annotations) annotations[Displayable(k)] = Displayable(v);
   annotations["iothub-enqueuedtime"] = FormatIso8601(e.enqueued_time);
   annotations["x-opt-sequence-number"] = e.sequence_number;
   annotations["x-opt-offset"] = std::to_string(e.offset);
