@@ -6,7 +6,7 @@ ARGS ?=
 SETUP_FLAGS ?=
 COMPAT := tests/compat
 
-.PHONY: all setup configure build run test bench clean
+.PHONY: all setup configure build run test bench fuzz clean
 
 all: build
 
@@ -39,5 +39,11 @@ BENCH_ARGS ?=
 bench: build
 	$(BUILD_DIR)/mqtt-bench --emulator $(BUILD_DIR)/iothub-emulator $(BENCH_ARGS)
 
+# Runs every libFuzzer target (tests/fuzz) for FUZZ_SECONDS each, in its own clang build
+# (build-fuzz); fails on any finding. One target: scripts/fuzz.sh mqtt_codec_fuzz.
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) scripts/fuzz.sh
+
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) build-fuzz

@@ -40,6 +40,8 @@ test_packages=(
   openssl
   mosquitto-clients   # mosquitto_pub in the MQTT integration tests
   mosquitto           # the benchmark's reference broker (not started as a service by the tests)
+  clang               # make fuzz: the libFuzzer targets (tests/fuzz)
+  libclang-rt-14-dev  # libFuzzer and the sanitizers' runtimes for clang 14
 )
 
 case "${1:-}" in

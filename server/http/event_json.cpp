@@ -21,6 +21,14 @@ bool IsUtf8(const std::string& s) {
   }
 }
 
+// Property text as JSON can carry it. The MQTT front end refuses properties that
+// are not UTF-8, but an event may come from elsewhere (a store written by an older
+// version); invalid bytes become U+FFFD rather than making every dump() throw.
+std::string Displayable(const std::string& s) {
+  if (IsUtf8(s)) return s;
+  return json::parse(json(s).dump(-1, ' ', false, json::error_handler_t::replace)).get<std::string>();
+}
+
 }  // namespace
 
 json EventToJson(const Event& e) {
@@ -32,8 +40,9 @@ json EventToJson(const Event& e) {
   };
   const bool says_json = e.properties.content_type && e.properties.content_type->find("json") != std::string::npos;
   // A stored event is data: a body that is not JSON after all, or nests too deep, is shown as text.
-  ParsedJson parsed = says_json ? ParseJson(e.body) : ParsedJson{json(json::value_t::discarded), ParsedJson::Error::kSyntax};
-  if (parsed.ok()) {
+  ParsedJson parsed;
+  if (says_json) parsed = ParseJson(e.body);
+  if (says_json && parsed.ok()) {
     j["body"] = std::move(parsed.value);
     j["bodyEncoding"] = "json";
   } else if (IsUtf8(e.body)) {
@@ -46,7 +55,7 @@ json EventToJson(const Event& e) {
 
   json props = json::object();
   auto put = [&](const char* name, const std::optional<std::string>& v) {
-    if (v) props[name] = *v;
+    if (v) props[name] = Displayable(*v);
   };
   put("messageId", e.properties.message_id);
   put("correlationId", e.properties.correlation_id);
@@ -57,11 +66,11 @@ json EventToJson(const Event& e) {
   j["properties"] = std::move(props);
 
   json app = json::object();
-  for (const auto& [k, v] : e.application_properties) app[k] = v;
+  for (const auto& [k, v] : e.application_properties) app[Displayable(k)] = Displayable(v);
   j["applicationProperties"] = std::move(app);
 
   json annotations = json::object();
-  for (const auto& [k, v] : e.annotations) annotations[k] = v;
+  for (const auto& [k, v] : e.annotations) annotations[Displayable(k)] = Displayable(v);
   annotations["iothub-enqueuedtime"] = FormatIso8601(e.enqueued_time);
   annotations["x-opt-sequence-number"] = e.sequence_number;
   annotations["x-opt-offset"] = std::to_string(e.offset);

@@ -1,6 +1,7 @@
 #include "mqtt/iothub_topics.h"
 
 #include "core/url_encoding.h"
+#include "mqtt/codec/mqtt_codec.h"
 
 namespace iothub::mqtt {
 
@@ -36,7 +37,10 @@ std::optional<Username> ParseUsername(std::string_view username) {
     size_t amp = query.find('&');
     std::string_view pair = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.starts_with("model-id=")) u.model_id = UrlDecode(pair.substr(9)).value_or(std::string(pair.substr(9)));
+    if (!pair.starts_with("model-id=")) continue;
+    // A decoding that is not UTF-8 ("%FF") could not be written as the event's JSON: keep the text as sent.
+    auto decoded = UrlDecode(pair.substr(9));
+    u.model_id = decoded && IsValidMqttUtf8(*decoded) ? *decoded : std::string(pair.substr(9));
   }
   return u;
 }
@@ -69,6 +73,13 @@ std::optional<Result<TelemetryTopic>> ParseTelemetryTopic(std::string_view topic
 
   auto pairs = DecodePropertyBag(bag);
   if (!pairs) return Result<TelemetryTopic>(Status::ArgumentInvalid("Malformed URL encoding in the property bag"));
+  // The topic is UTF-8 but its escapes may not be ("%FF"): such a property could
+  // not be stored or written as JSON (nlohmann refuses to dump it), so refuse it here.
+  for (const auto& [key, value] : *pairs) {
+    if (!IsValidMqttUtf8(key) || !IsValidMqttUtf8(value)) {
+      return Result<TelemetryTopic>(Status::ArgumentInvalid("A property of the property bag is not UTF-8"));
+    }
+  }
   TelemetryTopic t;
   TelemetryMessage& m = t.message;
   for (auto& [key, value] : *pairs) {

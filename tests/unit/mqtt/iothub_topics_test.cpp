@@ -68,6 +68,26 @@ TEST_CASE("IoT Hub MQTT: telemetry topics belong to their own device only") {
   CHECK(extras->value().message.application_properties == Properties{{"flag", ""}});
 }
 
+// Found by tests/fuzz/event_json_fuzz: "%FF" decoded into a property made the event
+// store's JSON dump throw, so the message could not be stored.
+TEST_CASE("IoT Hub MQTT: escapes that decode to invalid UTF-8 are refused, not stored") {
+  for (const char* topic : {"devices/d/messages/events/%24.mid=%FF", "devices/d/messages/events/k%C3=v",
+                            "devices/d/messages/events/k=%ED%A0%80", "devices/d/messages/events/k=%00"}) {
+    CAPTURE(topic);
+    auto t = ParseTelemetryTopic(topic, "d");
+    REQUIRE(t);
+    CHECK_FALSE(t->ok());
+  }
+  auto fine = ParseTelemetryTopic("devices/d/messages/events/k=%C3%A9", "d");
+  REQUIRE(fine);
+  REQUIRE(fine->ok());
+  CHECK(fine->value().message.application_properties == Properties{{"k", "\xC3\xA9"}});
+
+  auto u = ParseUsername("h/d/?api-version=2021-04-12&model-id=dtmi%3Ax%FF");
+  REQUIRE(u);
+  CHECK(u->model_id == "dtmi%3Ax%FF");  // kept as sent
+}
+
 TEST_CASE("IoT Hub MQTT: only IoT Hub's topic filters, for the device's own topics") {
   CHECK(FeedOfFilter("devices/dev1/messages/devicebound/#", "dev1") == Feed::kCloudToDevice);
   CHECK(FeedOfFilter("$iothub/methods/POST/#", "dev1") == Feed::kMethods);

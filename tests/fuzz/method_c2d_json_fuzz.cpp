@@ -1,0 +1,163 @@
+// The bodies of POST /twins/{id}/methods (direct method invocation) and POST
+// /emulator/devices/{id}/messages (cloud-to-device send), parsed with ParseJson.
+// Their field rules live inside the HTTP handlers (method_handlers.cpp,
+// cloud_to_device_handlers.cpp), which take an httplib request; this target
+// repeats those rules step by step and drives what the handlers call: the C2D
+// queue on an in-memory SQLite store and the MQTT topic the device receives, which
+// must carry the message's properties back unchanged. The first byte picks the body.
+#include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string_view>
+
+#include "core/cloud_to_device.h"
+#include "core/device_connections.h"
+#include "core/direct_methods.h"
+#include "core/json_parse.h"
+#include "core/registry.h"
+#include "fuzz_check.h"
+#include "mqtt/iothub_topics.h"
+#include "storage/sqlite_cloud_to_device_store.h"
+#include "storage/sqlite_database.h"
+#include "storage/sqlite_device_store.h"
+
+namespace {
+
+using namespace iothub;
+using fuzz::Check;
+using nlohmann::json;
+
+struct Hub {
+  storage::SqliteDatabase db{":memory:"};
+  storage::SqliteDeviceStore devices{db};
+  storage::SqliteCloudToDeviceStore queue{db};
+  DeviceConnections connections{devices};
+  Registry registry{devices, &connections};
+  CloudToDevice cloud_to_device{queue, registry, connections};
+
+  Hub() {
+    DeviceSpec spec;
+    spec.device_id = "dev1";
+    Check(registry.Put(spec, {}).ok(), "the fuzz device is created");
+  }
+};
+
+Hub& TheHub() {
+  static Hub* hub = new Hub;  // never destroyed: libFuzzer may exit from any thread
+  return *hub;
+}
+
+// As method_handlers.cpp: an optional whole number of seconds in [min, max].
+std::optional<int64_t> Seconds(const json& body, const char* name, int fallback, int min, int max) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return fallback;
+  if (!it->is_number_integer() || it->get<int64_t>() < min || it->get<int64_t>() > max) return std::nullopt;
+  return it->get<int64_t>();
+}
+
+// As InvokeMethod up to the call to DirectMethods::Invoke.
+void MethodBody(const json& body) {
+  if (!body.is_object()) return;
+  auto name = body.find("methodName");
+  if (name == body.end() || !name->is_string() || name->get<std::string>().empty()) return;
+  auto response_timeout = Seconds(body, "responseTimeoutInSeconds", 30, 5, 300);
+  auto connect_timeout = Seconds(body, "connectTimeoutInSeconds", 0, 0, 300);
+  if (!response_timeout || !connect_timeout) return;
+  MethodCall call;
+  call.method_name = name->get<std::string>();
+  call.payload_json = body.contains("payload") ? body["payload"].dump() : "null";
+  call.response_timeout = std::chrono::seconds(*response_timeout);
+  call.connect_timeout = std::chrono::seconds(*connect_timeout);
+  // The device receives the payload as the PUBLISH body and the Node SDK JSON-parses it.
+  Check(ParseJson(call.payload_json).ok(), "a method payload reaches the device as JSON");
+  Check(call.response_timeout >= DirectMethods::kMinResponseTimeout && call.response_timeout <= DirectMethods::kMaxTimeout,
+        "the response timeout is in range");
+}
+
+std::optional<std::optional<std::string>> OptionalString(const json& body, const char* name) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return std::optional<std::string>();
+  if (!it->is_string()) return std::nullopt;
+  return std::optional<std::string>(it->get<std::string>());
+}
+
+// As SendCloudToDevice up to the call to CloudToDevice::Send, then what a device receives.
+void CloudToDeviceBody(const json& body) {
+  if (!body.is_object()) return;
+  CloudToDeviceMessage m;
+  m.device_id = "dev1";
+  const json& payload = body.contains("body") ? body["body"] : json(nullptr);
+  m.body = payload.is_string() ? payload.get<std::string>() : payload.is_null() ? "" : payload.dump();
+  struct Field {
+    const char* name;
+    std::optional<std::string>* target;
+  };
+  for (Field f : {Field{"messageId", &m.properties.message_id}, Field{"correlationId", &m.properties.correlation_id},
+                  Field{"userId", &m.properties.user_id}, Field{"contentType", &m.properties.content_type},
+                  Field{"contentEncoding", &m.properties.content_encoding}}) {
+    auto value = OptionalString(body, f.name);
+    if (!value) return;
+    *f.target = *value;
+  }
+  if (!m.properties.content_type && payload.is_structured()) m.properties.content_type = "application/json";
+  auto ack = OptionalString(body, "ack");
+  if (!ack) return;
+  m.ack = ack->value_or("none");
+  if (m.ack != "none" && m.ack != "positive" && m.ack != "negative" && m.ack != "full") return;
+  if (body.contains("ttlSeconds")) {
+    const json& ttl = body["ttlSeconds"];
+    if (!ttl.is_number_integer() || ttl.get<int64_t>() < 1 || ttl.get<int64_t>() > 48 * 3600) return;
+    m.expiry_time = Clock::now() + std::chrono::seconds(ttl.get<int64_t>());
+  }
+  if (body.contains("properties")) {
+    if (!body["properties"].is_object()) return;
+    for (const auto& [k, v] : body["properties"].items()) {
+      if (!v.is_string()) return;
+      m.application_properties.emplace_back(k, v.get<std::string>());
+    }
+  }
+
+  Hub& hub = TheHub();
+  const CloudToDeviceMessage sent = m;
+  auto sequence = hub.cloud_to_device.Send(std::move(m));
+  Check(sequence.ok(), "a valid message is queued");
+  auto pending = hub.cloud_to_device.Pending("dev1");
+  Check(pending.size() == 1, "the queued message is pending");
+  const CloudToDeviceMessage& stored = pending.front();
+  Check(stored.body == sent.body, "the stored body is the sent body");
+  Check(stored.application_properties == sent.application_properties, "the stored properties are the sent ones");
+
+  const std::string topic = mqtt::CloudToDeviceTopic(stored);
+  constexpr std::string_view kPrefix = "devices/dev1/messages/devicebound/";
+  Check(std::string_view(topic).starts_with(kPrefix), "the topic names the device");
+  auto bag = mqtt::DecodePropertyBag(std::string_view(topic).substr(kPrefix.size()));
+  Check(bag.has_value(), "the topic's property bag decodes");
+  Properties app;
+  for (const auto& [k, v] : *bag) {
+    if (k == "$.mid") Check(sent.properties.message_id == v, "$.mid is the message id");
+    if (k == "$.cid") Check(sent.properties.correlation_id == v, "$.cid is the correlation id");
+    if (k == "$.ct") Check(sent.properties.content_type == v, "$.ct is the content type");
+    if (!k.starts_with("$.")) app.emplace_back(k, v);
+  }
+  Properties expected;
+  for (const auto& [k, v] : sent.application_properties) {
+    if (!k.starts_with("$.")) expected.emplace_back(k, v);
+  }
+  Check(app == expected, "application properties reach the device");
+  hub.cloud_to_device.Purge("dev1");
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 1) return 0;
+  const bool method = data[0] & 1;
+  ParsedJson body = ParseJson(std::string_view(reinterpret_cast<const char*>(data + 1), size - 1));
+  if (!body.ok()) return 0;
+  if (method) {
+    MethodBody(body.value);
+  } else {
+    CloudToDeviceBody(body.value);
+  }
+  return 0;
+}
