@@ -38,7 +38,8 @@ void WriteError(httplib::Response& res, const Status& status) {
 
 void WriteJson(httplib::Response& res, int http_status, const nlohmann::json& body) {
   res.status = http_status;
-  res.set_content(body.dump(), kJsonType);
+  // Invalid UTF-8 (a device's non-JSON method answer, say) becomes U+FFFD rather than a 500.
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), kJsonType);
 }
 
 }  // namespace iothub::http

@@ -17,7 +17,11 @@ constexpr std::chrono::seconds kMaxKeepAliveAllowance{1767};
 constexpr size_t kMaxQueuedBytes = 4 * 1024 * 1024;  // a client that reads nothing is cut off
 constexpr auto kCloseGrace = std::chrono::seconds(5);  // to flush a last CONNACK before closing
 
-std::string JsonEscape(const std::string& text) { return nlohmann::json(text).dump().substr(1, nlohmann::json(text).dump().size() - 2); }
+// A JSON string's inside; invalid UTF-8 becomes U+FFFD (this runs in error paths, where throwing is no answer).
+std::string JsonEscape(const std::string& text) {
+  std::string quoted = nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return quoted.substr(1, quoted.size() - 2);
+}
 
 std::string PeerOf(const asio::ip::tcp::socket& socket) {
   asio::error_code ec;

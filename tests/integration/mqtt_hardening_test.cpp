@@ -229,6 +229,31 @@ TEST_CASE("MQTT QoS 1: twin GET, reported PATCH and method responses are acknowl
   CHECK(json::parse(res->body)["payload"]["pong"] == true);
 }
 
+TEST_CASE("Direct method: an answer that is not JSON, or not even UTF-8, reaches the caller as a string, not a 500") {
+  EmulatorProcess hub;
+  CreateTestDevice(hub, "odd");
+  MqttTestClient device(hub.mqtt_port());
+  REQUIRE(device.Connect("odd", DeviceToken("odd", kTestDeviceKey)));
+  device.Send(mqtt::Subscribe{1, {{"$iothub/methods/POST/#", 0}}});
+  REQUIRE(Is<mqtt::Suback>(device.Receive()));
+  for (const std::string answer : {std::string("plain words"), std::string("\xff\xfe bytes")}) {
+    CAPTURE(answer);
+    auto invoked = std::async(std::launch::async, [&hub] {
+      return hub.Post("/twins/odd/methods", R"({"methodName":"m","responseTimeoutInSeconds":10})");
+    });
+    auto request = device.Receive(10s);
+    REQUIRE(Is<mqtt::Publish>(request));
+    const std::string& topic = std::get<mqtt::Publish>(*request).topic;
+    device.Send(mqtt::Publish{"$iothub/methods/res/200/?$rid=" + topic.substr(topic.find("$rid=") + 5), answer, 0,
+                              false, false, 0});
+    auto res = invoked.get();
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    CHECK(json::parse(res->body)["payload"].is_string());
+  }
+  CHECK(json::parse(hub.Get("/health")->body).is_object());
+}
+
 TEST_CASE("MQTT SUBSCRIBE asking for QoS 3 is malformed: the connection closes (MQTT 3.1.1 3.8.3-4)") {
   EmulatorProcess hub;
   CreateTestDevice(hub, "qos3");
