@@ -16,14 +16,14 @@ async function deviceTwinOf(registry, id) {
 
 let hub;
 let deviceConnectionString;
-before({ timeout: 60000 }, async () => {
+before(async () => {
   hub = await startEmulator();
   const registry = Registry.fromConnectionString(hubConnectionString());
   const device = (await registry.create({ deviceId: 'node-device' })).responseBody;
   deviceConnectionString =
     `HostName=localhost;DeviceId=node-device;SharedAccessKey=${device.authentication.symmetricKey.primaryKey}`;
-});
-after({ timeout: 30000 }, async () => { if (hub) await hub.stop(); });
+}, { timeout: 60000 });
+after(async () => { if (hub) await hub.stop(); }, { timeout: 30000 });
 
 test('sendEvent over MQTT lands in the event log with its ids, content type and properties', async () => {
   const client = Client.fromConnectionString(deviceConnectionString, Mqtt);

@@ -11,11 +11,11 @@ const { startEmulator, hubConnectionString, freshDataDir } = require('./helpers/
 const dataDir = freshDataDir('registry');
 let hub;
 let registry;
-before({ timeout: 60000 }, async () => {
+before(async () => {
   hub = await startEmulator({ dataDir });
   registry = Registry.fromConnectionString(hubConnectionString());
-});
-after({ timeout: 30000 }, async () => { if (hub) await hub.stop(); });
+}, { timeout: 60000 });
+after(async () => { if (hub) await hub.stop(); }, { timeout: 30000 });
 
 const isBase64Key = (k) => typeof k === 'string' && Buffer.from(k, 'base64').length === 32;
 
