@@ -7,6 +7,12 @@ const { Client, Message } = require('azure-iot-device');
 const { Mqtt } = require('azure-iot-device-mqtt');
 const { Registry } = require('azure-iothub');
 const { startEmulator, hubConnectionString, getJson } = require('./helpers/emulator');
+const { waitUntil, within } = require('./helpers/wait');
+
+// The registry's view of a device, read through the official Registry.
+async function deviceTwinOf(registry, id) {
+  return (await registry.get(id)).responseBody;
+}
 
 let hub;
 let deviceConnectionString;
@@ -16,8 +22,8 @@ before(async () => {
   const device = (await registry.create({ deviceId: 'node-device' })).responseBody;
   deviceConnectionString =
     `HostName=localhost;DeviceId=node-device;SharedAccessKey=${device.authentication.symmetricKey.primaryKey}`;
-});
-after(async () => { if (hub) await hub.stop(); });
+}, { timeout: 60000 });
+after(async () => { if (hub) await hub.stop(); }, { timeout: 30000 });
 
 test('sendEvent over MQTT lands in the event log with its ids, content type and properties', async () => {
   const client = Client.fromConnectionString(deviceConnectionString, Mqtt);
@@ -55,8 +61,9 @@ test('the registry shows the device connected while its client is open', async (
   await client.open();
   assert.equal((await registry.get('node-device')).responseBody.connectionState, 'Connected');
   await client.close();
-  await new Promise((r) => setTimeout(r, 200));
-  assert.equal((await registry.get('node-device')).responseBody.connectionState, 'Disconnected');
+  // The hub handles the DISCONNECT on its own time.
+  await waitUntil('the registry to show node-device disconnected',
+    async () => (await deviceTwinOf(registry, 'node-device')).connectionState === 'Disconnected');
 });
 
 test('a wrong key fails to open with UnauthorizedError', async () => {
@@ -72,7 +79,7 @@ test('our monitor (iothub monitor) shows what the official device SDK sends, in 
   const monitor = new Promise((resolve, reject) => {
     execFile(process.env.IOTHUB_CLI_BIN,
       ['monitor', 'node-monitored', '--from', 'earliest', '--json', '-n', '3', '-t', '30', '--ca', process.env.NODE_EXTRA_CA_CERTS],
-      { env: { ...process.env, IOTHUB_CONNECTION_STRING: hubConnectionString() } },
+      { env: { ...process.env, IOTHUB_CONNECTION_STRING: hubConnectionString() }, timeout: 45000 },
       (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
   });
   const client = Client.fromConnectionString(
@@ -102,12 +109,14 @@ test('direct methods: onDeviceMethod answers Client.invokeDeviceMethod', async (
   device.onDeviceMethod('setInterval', (request, response) => {
     response.send(200, { interval: request.payload.seconds, applied: true });
   });
-  await new Promise((r) => setTimeout(r, 300));  // the SUBSCRIBE goes out after open
+  // The SUBSCRIBE goes out after open; connectTimeoutInSeconds has the hub wait until the device listens.
   const service = ServiceClient.fromConnectionString(hubConnectionString());
   const { result } = await service.invokeDeviceMethod('node-methods',
-    { methodName: 'setInterval', payload: { seconds: 5 }, responseTimeoutInSeconds: 10 });
+    { methodName: 'setInterval', payload: { seconds: 5 }, responseTimeoutInSeconds: 10, connectTimeoutInSeconds: 10 });
   assert.deepEqual(result, { status: 200, payload: { interval: 5, applied: true } });
   await device.close();
+  await waitUntil('the registry to show node-methods disconnected',
+    async () => (await deviceTwinOf(registry, 'node-methods')).connectionState === 'Disconnected');
   await assert.rejects(service.invokeDeviceMethod('node-methods', { methodName: 'setInterval', responseTimeoutInSeconds: 5 }),
     (err) => err.response && err.response.statusCode === 404);
 });
@@ -122,23 +131,26 @@ test('cloud-to-device: the device client receives queued and live messages with 
   const device = Client.fromConnectionString(
     `HostName=localhost;DeviceId=node-c2d;SharedAccessKey=${created.authentication.symmetricKey.primaryKey}`, Mqtt);
   const received = [];
-  const gotTwo = new Promise((resolve) => {
-    device.on('message', (message) => {
-      received.push({ id: message.messageId, body: message.data.toString(), props: message.properties.propertyList });
-      device.complete(message, () => {});
-      if (received.length === 2) resolve();
-    });
+  device.on('message', (message) => {
+    received.push({ id: message.messageId, body: message.data.toString(), props: message.properties.propertyList });
+    device.complete(message, () => {});
   });
   await device.open();
-  await new Promise((r) => setTimeout(r, 300));
-  await postJson('/emulator/devices/node-c2d/messages', { body: { on: true }, messageId: 'c2d-2' });
-  await gotTwo;
-  await device.close();
+  // The queued message arriving shows the device is subscribed: the next one is sent while it listens.
+  await waitUntil('the queued message c2d-1', () => received.length >= 1);
+  const [liveStatus] = await postJson('/emulator/devices/node-c2d/messages', { body: { on: true }, messageId: 'c2d-2' });
+  assert.equal(liveStatus, 200);
+  await waitUntil('the live message c2d-2', () => received.length >= 2);
   assert.deepEqual(received.map((m) => m.id), ['c2d-1', 'c2d-2']);
   assert.equal(received[0].body, 'queued while offline');
   assert.deepEqual(received[0].props, [{ key: 'room', value: 'kitchen' }]);
   assert.deepEqual(JSON.parse(received[1].body), { on: true });
-  assert.equal((await registry.get('node-c2d')).responseBody.cloudToDeviceMessageCount, 0);
+  // `complete` is a no-op over MQTT: the SDK's PUBACK, sent right after the 'message' event, completes
+  // the message. Wait for the hub to have counted both done, while the connection is still open.
+  await waitUntil('cloudToDeviceMessageCount of node-c2d to reach 0',
+    async () => (await deviceTwinOf(registry, 'node-c2d')).cloudToDeviceMessageCount === 0);
+  await device.close();
+  assert.equal(received.length, 2);  // nothing delivered twice
 });
 
 test('twins: getTwin, reported update and the desired listener against Registry getTwin/updateTwin', async () => {
@@ -161,7 +173,7 @@ test('twins: getTwin, reported update and the desired listener against Registry 
     { tags: { room: 'lab' }, properties: { desired: { interval: 5 } } }, serviceTwin.etag)).responseBody;
   assert.equal(updated.tags.room, 'lab');
   assert.equal(updated.properties.desired.interval, 5);
-  const delta = await desiredSeen;
+  const delta = await within('the desired-property change to reach the device', desiredSeen);
   assert.equal(delta.interval, 5);
   assert.equal(delta.$version, updated.properties.desired.$version);
   await assert.rejects(registry.updateTwin('node-twin', { tags: { stale: true } }, serviceTwin.etag), errors.InvalidEtagError);

@@ -14,8 +14,8 @@ let registry;
 before(async () => {
   hub = await startEmulator({ dataDir });
   registry = Registry.fromConnectionString(hubConnectionString());
-});
-after(async () => { if (hub) await hub.stop(); });
+}, { timeout: 60000 });
+after(async () => { if (hub) await hub.stop(); }, { timeout: 30000 });
 
 const isBase64Key = (k) => typeof k === 'string' && Buffer.from(k, 'base64').length === 32;
 

@@ -8,6 +8,7 @@
 #include "core/url_encoding.h"
 #include "integration/emulator_process.h"
 #include "integration/mqtt_test_client.h"
+#include "integration/wait_until.h"
 
 namespace iothub::testing {
 namespace {
@@ -57,7 +58,18 @@ std::optional<Delivery> NextDelivery(MqttTestClient& device, std::chrono::millis
 }
 
 int64_t QueuedFor(const EmulatorProcess& hub, const std::string& id) {
-  return json::parse(hub.Get("/devices/" + id)->body)["cloudToDeviceMessageCount"];
+  auto res = hub.Get("/devices/" + id);
+  REQUIRE(res);
+  REQUIRE(res->status == 200);
+  return json::parse(res->body)["cloudToDeviceMessageCount"];
+}
+
+// The hub handles a device's disconnection on its own time; this waits until the registry shows it.
+bool WaitDisconnected(const EmulatorProcess& hub, const std::string& id) {
+  return WaitUntil([&] {
+    auto res = hub.Get("/devices/" + id);
+    return res && res->status == 200 && json::parse(res->body)["connectionState"] == "Disconnected";
+  });
 }
 
 }  // namespace
@@ -81,8 +93,7 @@ TEST_CASE("C2D: a message queued while the device was offline arrives when it su
   CHECK(d->bag["$.to"] == "/devices/dev1/messages/devicebound");
   CHECK(d->bag["room"] == "kitchen & hall");
   device->Send(mqtt::Puback{d->publish.packet_id});
-  std::this_thread::sleep_for(200ms);
-  CHECK(QueuedFor(hub, "dev1") == 0);
+  CHECK(WaitUntil([&] { return QueuedFor(hub, "dev1") == 0; }));  // the PUBACK completes it
 
   // While connected, new messages go out at once; JSON bodies get a JSON content type.
   REQUIRE(SendC2d(hub, "dev1", {{"body", {{"on", true}}}})->status == 200);
@@ -95,27 +106,28 @@ TEST_CASE("C2D: a message queued while the device was offline arrives when it su
 TEST_CASE("C2D: a message not acknowledged is delivered again on the next connection") {
   EmulatorProcess hub;
   CreateTestDevice(hub, "dev1");
-  SendC2d(hub, "dev1", {{"body", "once more"}, {"messageId", "m"}});
+  REQUIRE(SendC2d(hub, "dev1", {{"body", "once more"}, {"messageId", "m"}})->status == 200);
   {
     auto device = Connect(hub, "dev1");
     REQUIRE(NextDelivery(*device));
     device->Abort();  // gone before its PUBACK
   }
-  std::this_thread::sleep_for(100ms);
+  REQUIRE(WaitDisconnected(hub, "dev1"));
   auto device = Connect(hub, "dev1");
   auto again = NextDelivery(*device);
   REQUIRE(again);
   CHECK(again->bag["$.mid"] == "m");
   device->Send(mqtt::Puback{again->publish.packet_id});
-  CHECK_FALSE(NextDelivery(*device, 300ms));
+  CHECK(WaitUntil([&] { return QueuedFor(hub, "dev1") == 0; }));
+  CHECK_FALSE(NextDelivery(*device, 300ms));  // and not a third time: a short wait for what must not come
 }
 
 TEST_CASE("C2D: with CleanSession=0 the subscription outlives the connection, so queued messages arrive without a new SUBSCRIBE") {
   EmulatorProcess hub;
   CreateTestDevice(hub, "dev1");
   Connect(hub, "dev1", /*clean=*/false)->Send(mqtt::Disconnect{});
-  std::this_thread::sleep_for(100ms);
-  SendC2d(hub, "dev1", {{"body", "while away"}});
+  REQUIRE(WaitDisconnected(hub, "dev1"));
+  REQUIRE(SendC2d(hub, "dev1", {{"body", "while away"}})->status == 200);
   auto device = Connect(hub, "dev1", false, /*subscribe=*/false);
   auto d = NextDelivery(*device);
   REQUIRE(d);
@@ -135,11 +147,10 @@ TEST_CASE("C2D: at most 50 wait per device, expired ones are dropped, purge empt
   CHECK(json::parse(purged->body)["totalMessagesPurged"] == 50);
   CHECK(QueuedFor(hub, "dev1") == 0);
 
-  SendC2d(hub, "dev1", {{"body", "stale"}, {"ttlSeconds", 1}});
-  std::this_thread::sleep_for(1200ms);
-  CHECK(QueuedFor(hub, "dev1") == 0);
+  REQUIRE(SendC2d(hub, "dev1", {{"body", "stale"}, {"ttlSeconds", 1}})->status == 200);
+  CHECK(WaitUntil([&] { return QueuedFor(hub, "dev1") == 0; }));  // expires after its second
   auto device = Connect(hub, "dev1");
-  CHECK_FALSE(NextDelivery(*device, 500ms));
+  CHECK_FALSE(NextDelivery(*device, 500ms));  // a short wait for what must not come
 }
 
 TEST_CASE("C2D: two devices never see each other's messages, and bad requests are refused") {
@@ -148,11 +159,15 @@ TEST_CASE("C2D: two devices never see each other's messages, and bad requests ar
   CreateTestDevice(hub, "b");
   auto a = Connect(hub, "a");
   auto b = Connect(hub, "b");
-  SendC2d(hub, "a", {{"body", "for a"}});
-  SendC2d(hub, "b", {{"body", "for b"}});
-  CHECK(NextDelivery(*a)->publish.payload == "for a");
-  CHECK(NextDelivery(*b)->publish.payload == "for b");
-  CHECK_FALSE(NextDelivery(*a, 300ms));
+  REQUIRE(SendC2d(hub, "a", {{"body", "for a"}})->status == 200);
+  REQUIRE(SendC2d(hub, "b", {{"body", "for b"}})->status == 200);
+  auto for_a = NextDelivery(*a);
+  auto for_b = NextDelivery(*b);
+  REQUIRE(for_a);
+  REQUIRE(for_b);
+  CHECK(for_a->publish.payload == "for a");
+  CHECK(for_b->publish.payload == "for b");
+  CHECK_FALSE(NextDelivery(*a, 300ms));  // a short wait for what must not come
 
   CHECK(ErrorCodeOf(SendC2d(hub, "ghost", {{"body", "x"}})) == "DeviceNotFound");
   CHECK(SendC2d(hub, "a", {{"ack", "sometimes"}})->status == 400);

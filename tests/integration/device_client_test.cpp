@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "integration/emulator_process.h"
+#include "integration/wait_until.h"
 #include "iothub/device_client.h"
 
 namespace iothub::testing {
@@ -69,20 +70,20 @@ TEST_CASE("Device client: messages queued while the hub is down are delivered wh
     hub.Stop();
   }
   client::DeviceClient device(Connection("cpp-dev", mqtt_port), Options());
-  std::atomic<int> confirmed{0};
+  std::atomic<int> confirmed{0}, failed_attempts{0};
+  device.OnConnectionStatus([&](const client::ConnectionStatus& s) { failed_attempts += !s.connected; });
   device.Open();
   for (int i = 0; i < 5; ++i) {
     device.SendEvent({"x", "offline-" + std::to_string(i), {}, {}, {}, {}}, [&](bool ok) { confirmed += ok; });
   }
-  std::this_thread::sleep_for(1500ms);  // several failed attempts with back-off
-  CHECK(confirmed == 0);
+  CHECK(WaitUntil([&] { return failed_attempts >= 3; }));  // several failed attempts with back-off...
+  CHECK(confirmed == 0);                                    // ...and every message still waiting
   CHECK(device.pending() == 5);
 
   // The same ports again, as a restarted hub would have.
   EmulatorProcess hub({"--https-port", std::to_string(https_port), "--mqtt-port", std::to_string(mqtt_port)}, dir);
   REQUIRE(device.WaitConnected(10s));
-  for (int i = 0; i < 100 && confirmed < 5; ++i) std::this_thread::sleep_for(50ms);
-  CHECK(confirmed == 5);
+  CHECK(WaitUntil([&] { return confirmed == 5; }));
   device.Close();
   json events = json::parse(hub.Get("/emulator/events?deviceId=cpp-dev", {})->body);
   std::set<std::string> ids;
@@ -104,10 +105,15 @@ TEST_CASE("Device client: renews its SAS token before it expires and keeps sendi
   device.Open();
   REQUIRE(device.WaitConnected(10s));
   std::atomic<int> confirmed{0};
-  for (int i = 0; i < 6; ++i) {
+  auto send = [&](int i) {
     device.SendEvent({"x", "r-" + std::to_string(i), {}, {}, {}, {}}, [&](bool ok) { confirmed += ok; });
-    std::this_thread::sleep_for(600ms);
-  }
+  };
+  for (int i = 0; i < 3; ++i) send(i);
+  CHECK(WaitUntil([&] { return confirmed == 3; }));
+  // The renewal: a new connection with a fresh token, then sending goes on.
+  CHECK(WaitUntil([&] { return renewals >= 1 && connects >= 2; }, 15s));
+  for (int i = 3; i < 6; ++i) send(i);
+  CHECK(WaitUntil([&] { return confirmed == 6; }));
   device.Close();
   CHECK(renewals >= 1);
   CHECK(connects >= 2);
@@ -136,7 +142,9 @@ TEST_CASE("Device client: method handlers, cloud-to-device messages and the twin
   });
   device.Open();
   REQUIRE(device.WaitConnected(10s));
-  std::this_thread::sleep_for(200ms);  // the SUBSCRIBEs go out right after CONNACK
+  // The SUBSCRIBEs go out right after CONNACK, before this request on the same connection, and the hub
+  // handles a connection's packets in order: once it answers, the device listens for everything.
+  REQUIRE(device.GetTwin(5s));
 
   auto call = hub.Post("/twins/full/methods", R"({"methodName":"double","payload":21})");
   REQUIRE(call);
@@ -151,13 +159,13 @@ TEST_CASE("Device client: method handlers, cloud-to-device messages and the twin
   CHECK(json::parse(*twin)["reported"]["interval"] == 5);
   hub.Client()->Patch("/twins/full", {{"Authorization", EmulatorProcess::PolicyToken()}, {"If-Match", "*"}},
                       R"({"properties":{"desired":{"interval":10}}})", "application/json");
-  for (int i = 0; i < 50; ++i) {
-    {
-      std::lock_guard lock(mu);
-      if (!messages.empty() && !desired.empty()) break;
-    }
-    std::this_thread::sleep_for(50ms);
-  }
+  CHECK(WaitUntil([&] {
+    std::lock_guard lock(mu);
+    return !messages.empty() && !desired.empty();
+  }));
+  // The client acknowledges the message on receipt; the hub counts it done once that PUBACK is in,
+  // which is waited for while the connection is still open.
+  CHECK(WaitUntil([&] { return json::parse(hub.Get("/devices/full")->body)["cloudToDeviceMessageCount"] == 0; }));
   device.Close();
   std::lock_guard lock(mu);
   REQUIRE(messages.size() == 1);
@@ -166,7 +174,6 @@ TEST_CASE("Device client: method handlers, cloud-to-device messages and the twin
   CHECK(messages[0].properties == std::vector<std::pair<std::string, std::string>>{{"k", "v w"}});
   REQUIRE(desired.size() == 1);
   CHECK(json::parse(desired[0])["interval"] == 10);
-  CHECK(json::parse(hub.Get("/devices/full")->body)["cloudToDeviceMessageCount"] == 0);
 }
 
 }  // namespace iothub::testing

@@ -5,6 +5,7 @@
 #include <httplib.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <memory>
 #include <optional>
@@ -68,8 +69,15 @@ void CreateTestDevice(const EmulatorProcess& hub, const std::string& id);
 // Runs the binary to completion with args; returns exit status and output.
 std::pair<int, std::string> RunEmulatorToExit(const std::vector<std::string>& args, int timeout_seconds = 10);
 
+// Waits up to timeout for the child pid to exit: its exit status (128 + signal
+// when killed), or nullopt while it still runs.
+std::optional<int> WaitExit(pid_t pid, std::chrono::milliseconds timeout);
+
 // Runs a shell command; its exit status and its stdout and stderr together.
-std::pair<int, std::string> RunCommand(const std::string& command);
+// A command still running after timeout is killed with everything it started,
+// and the status is -1, so that a hung tool fails its test instead of hanging it.
+std::pair<int, std::string> RunCommand(const std::string& command,
+                                       std::chrono::seconds timeout = std::chrono::seconds(60));
 
 // The parsed legacy error body's "ErrorCode:<Name>" name, or "" when the body is not one.
 std::string ErrorCodeOf(const httplib::Result& res);

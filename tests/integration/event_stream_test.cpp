@@ -6,6 +6,7 @@
 
 #include "integration/emulator_process.h"
 #include "integration/mqtt_test_client.h"
+#include "integration/wait_until.h"
 #include "mqtt/codec/mqtt_codec.h"
 
 namespace iothub::testing {
@@ -21,11 +22,12 @@ struct Frame {
   json data;
 };
 
-// Reads a stream in the background until it has `want` events, it ends, or the deadline passes.
+// Reads a stream in the background until it has `want` events, it ends, or the deadline passes
+// (a reader that gets what it wants returns at once: the deadline only bounds a failing test).
 class SseReader {
  public:
   SseReader(const EmulatorProcess& hub, std::string path, size_t want, httplib::Headers headers = {},
-            std::chrono::milliseconds deadline = 5s)
+            std::chrono::milliseconds deadline = 20s)
       : want_(want) {
     if (headers.find("Authorization") == headers.end()) headers.emplace("Authorization", EmulatorProcess::PolicyToken());
     thread_ = std::thread([this, &hub, path, headers, deadline] {
@@ -66,12 +68,17 @@ class SseReader {
     std::lock_guard lock(mu_);
     return frames_;
   }
-  // Waits until the stream has answered (headers or first bytes).
-  void WaitOpen() {
-    for (int i = 0; i < 200 && !connected_; ++i) std::this_thread::sleep_for(10ms);
-    std::this_thread::sleep_for(100ms);  // the server takes its start position when it answers
+  // Waits until the server said the stream is live (": open", sent once it has taken its start
+  // position, so every event appended from then on reaches this reader); false if it never does.
+  bool WaitOpen(std::chrono::milliseconds timeout = 15s) {
+    return WaitUntil([this] { return opened_ || done_; }, timeout, 5ms) && opened_;
   }
   int status() const { return status_; }
+  // Events received so far.
+  size_t received() {
+    std::lock_guard lock(mu_);
+    return frames_.size();
+  }
   // True once the server said the stream is live (": open"); waits for the reader to finish.
   bool opened() {
     Wait();
@@ -123,8 +130,8 @@ TEST_CASE("Event stream: earliest replays the log in order, latest sees only wha
   SseReader earliest(hub, "/emulator/events/stream?from=earliest", 3);
   SseReader latest(hub, "/emulator/events/stream?from=latest", 1);
   SseReader by_default(hub, "/emulator/events/stream", 1);
-  latest.WaitOpen();
-  by_default.WaitOpen();
+  REQUIRE(latest.WaitOpen());
+  REQUIRE(by_default.WaitOpen());
   dev.Send("c", "m3");
 
   CHECK(MessageIds(earliest.Wait()) == std::vector<std::string>{"m1", "m2", "m3"});
@@ -140,9 +147,10 @@ TEST_CASE("Event stream: start at a sequence number or a time, filter by device 
   dev1.Send("x", "d1-0");
   dev2.Send("x", "d2-0");
   dev1.Send("x", "d1-1");
-  std::this_thread::sleep_for(20ms);
-  const auto marker = std::chrono::system_clock::now();
-  std::this_thread::sleep_for(20ms);
+  // `from` is to the millisecond: the marker is the next millisecond after d1-1 was stored (acknowledged,
+  // so enqueued by now), and d1-2 is sent once the clock has reached it.
+  const auto marker = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now()) + 1ms;
+  REQUIRE(WaitUntil([&] { return std::chrono::system_clock::now() >= marker; }, 1s, 1ms));
   dev1.Send("x", "d1-2");
   dev2.Send("x", "d2-1");
 
@@ -162,10 +170,23 @@ TEST_CASE("Event stream: start at a sequence number or a time, filter by device 
 
   auto frames = SseReader(hub, "/emulator/events/stream?from=earliest", 5).Wait();
   REQUIRE(frames.size() == 5);
-  int p = frames[0].data["partition"];
-  auto one = SseReader(hub, "/emulator/events/stream?from=earliest&partition=" + std::to_string(p), 5, {}, 1500ms).Wait();
-  for (const auto& f : one) CHECK(f.data["partition"] == p);
-  CHECK(one.size() < 5);  // dev1 and dev2 live in different partitions
+  const int p = frames[0].data["partition"];
+  std::vector<std::string> in_p;
+  for (const auto& f : frames) {
+    if (f.data["partition"] == p) in_p.push_back(f.data["properties"]["messageId"]);
+  }
+  REQUIRE(in_p.size() < 5);  // dev1 and dev2 live in different partitions
+  // The partition's events, then, once they are in, one more from its device. Had the filter let the
+  // other partition's (older) events through, they would have come before that last one: so the test
+  // waits for events, never for a deadline to show that none came.
+  Device& in_partition = frames[0].data["annotations"]["iothub-connection-device-id"] == "dev1" ? dev1 : dev2;
+  SseReader one(hub, "/emulator/events/stream?from=earliest&partition=" + std::to_string(p), in_p.size() + 1);
+  CHECK(WaitUntil([&] { return one.received() >= in_p.size(); }));
+  in_partition.Send("x", "last");
+  in_p.push_back("last");
+  auto got = one.Wait();
+  CHECK(MessageIds(got) == in_p);
+  for (const auto& f : got) CHECK(f.data["partition"] == p);
 }
 
 TEST_CASE("Event stream: Last-Event-ID resumes right after the last event seen") {
@@ -188,10 +209,10 @@ TEST_CASE("Event stream: dozens of live readers each get every new event while t
   for (int i = 0; i < kReaders; ++i) {
     readers.push_back(std::make_unique<SseReader>(hub, "/emulator/events/stream?from=latest", 2));
   }
-  for (auto& r : readers) r->WaitOpen();
+  for (auto& r : readers) REQUIRE(r->WaitOpen());
   auto t0 = std::chrono::steady_clock::now();
-  CHECK(hub.Get("/devices/dev1")->status == 200);  // not starved by the open streams
-  CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+  CHECK(hub.Get("/devices/dev1")->status == 200);  // not starved by the open streams...
+  CHECK(std::chrono::steady_clock::now() - t0 < 3s);  // ...which, starved, it would wait for (20 s)
   dev.Send("x", "live-1");
   dev.Send("x", "live-2");
   for (auto& r : readers) CHECK(MessageIds(r->Wait()) == std::vector<std::string>{"live-1", "live-2"});
@@ -207,9 +228,11 @@ TEST_CASE("Event stream: streams beyond the worker budget are refused, and reade
   CHECK(refused->status == 503);
   CHECK(ErrorCodeOf(refused) == "ServiceUnavailable");
   CHECK(hub.Get("/devices")->status == 200);  // and the REST API still answers
-  // ...then they are free again.
-  std::this_thread::sleep_for(7s);
-  for (int i = 0; i < 3; ++i) CHECK(SseReader(hub, "/emulator/events/stream", 0).opened());
+  // ...then they are free again: each new stream (which hangs up too) takes a place one of them left.
+  for (int i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    CHECK(WaitUntil([&] { return SseReader(hub, "/emulator/events/stream", 0).opened(); }, 15s, 200ms));
+  }
 }
 
 TEST_CASE("Event stream: refusals are IoT Hub errors") {

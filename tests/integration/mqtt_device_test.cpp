@@ -10,6 +10,7 @@
 
 #include "integration/emulator_process.h"
 #include "integration/mqtt_test_client.h"
+#include "integration/wait_until.h"
 #include "mqtt/codec/mqtt_codec.h"
 
 namespace iothub::testing {
@@ -80,7 +81,8 @@ TEST_CASE("MQTT sign-in: device keys and device-capable policies are accepted, a
     client.Send(mqtt::Disconnect{});
     CHECK(client.WaitClosed());
   }
-  std::this_thread::sleep_for(100ms);
+  // The hub closed the last connection itself (WaitClosed); the registry follows on its own time.
+  CHECK(WaitUntil([&] { return Device(hub, "dev1")["connectionState"] == "Disconnected"; }));
   json device = Device(hub, "dev1");
   CHECK(device["connectionState"] == "Disconnected");
   CHECK(device["lastActivityTime"] != "0001-01-01T00:00:00Z");
@@ -227,7 +229,7 @@ TEST_CASE("MQTT: keep-alive is enforced at 1.5 times the client's value and traf
           ConnectReturnCode::kAccepted);
   REQUIRE(chatty.Connect("chatty", DeviceToken("chatty", kKeyA), 2)->return_code == ConnectReturnCode::kAccepted);
   auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < 8; ++i) {  // 4 s of pings, each well within the allowance
+  for (int i = 0; i < 8; ++i) {  // 4 s of pings, each well within the allowance (the pause paces the traffic)
     chatty.Send(mqtt::Pingreq{});
     REQUIRE(chatty.Receive());
     std::this_thread::sleep_for(500ms);
@@ -237,8 +239,9 @@ TEST_CASE("MQTT: keep-alive is enforced at 1.5 times the client's value and traf
   (void)start;
 
   MqttTestClient timed(hub.mqtt_port());
-  REQUIRE(timed.Connect("quiet", DeviceToken("quiet", kKeyA), 2)->return_code == ConnectReturnCode::kAccepted);
+  // From before the CONNECT: the hub cannot start counting earlier, however late the CONNACK reaches us.
   auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(timed.Connect("quiet", DeviceToken("quiet", kKeyA), 2)->return_code == ConnectReturnCode::kAccepted);
   CHECK(timed.WaitClosed(6s));
   auto waited = std::chrono::steady_clock::now() - t0;
   CHECK(waited >= 2900ms);  // ...but not before 1.5 x 2 s
@@ -333,11 +336,8 @@ TEST_CASE("MQTT wills: stored as telemetry when a device vanishes, not when it s
           ConnectReturnCode::kAccepted);
   crashing.Abort();
   json events;
-  for (int i = 0; i < 50 && events.empty(); ++i) {
-    std::this_thread::sleep_for(50ms);
-    events = Events(hub, "dev1");
-  }
-  REQUIRE(events.size() == 1);
+  CHECK(WaitUntil([&] { return !(events = Events(hub, "dev1")).empty(); }));
+  REQUIRE(events.size() == 1);  // the will of the crash only, none of the goodbye
   CHECK(events[0]["body"] == "offline");
   CHECK(events[0]["properties"]["messageId"] == "last-words");
   CHECK(events[0]["applicationProperties"]["iothub-MessageType"] == "Will");
@@ -370,8 +370,7 @@ TEST_CASE("MQTT durability: every message libmosquitto saw acknowledged is in th
       REQUIRE(mosquitto_publish(m, nullptr, topic.c_str(), static_cast<int>(payload.size()), payload.data(), 1,
                                 false) == MOSQ_ERR_SUCCESS);
     }
-    for (int i = 0; i < 200 && acked < kMessages; ++i) std::this_thread::sleep_for(50ms);
-    CHECK(acked == kMessages);
+    CHECK(WaitUntil([&] { return acked == kMessages; }, 30s));
     mosquitto_disconnect(m);
     mosquitto_loop_stop(m, false);
     mosquitto_destroy(m);

@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <stdexcept>
@@ -43,6 +44,11 @@ MqttTestClient::MqttTestClient(int port, bool tls) {
   }
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // Bounds the blocking calls (the TLS handshake, a write the server does not read): a hub that
+  // stops answering fails the test instead of hanging it. Reads wait in poll() with their own timeout.
+  timeval bound{10, 0};
+  ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
+  ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof bound);
   if (!tls) return;
   ctx_ = SSL_CTX_new(TLS_client_method());
   SSL_CTX_load_verify_locations(ctx_, TestCaPath().c_str(), nullptr);

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "integration/emulator_process.h"
+#include "integration/wait_until.h"
 
 namespace iothub::testing {
 
@@ -103,18 +104,23 @@ TEST_CASE("Lifecycle: as a normal user the default port 443 falls back to 8443 w
              "--data-dir", (dir + "/data").c_str(), "--mqtt-port", mqtt_port.c_str(), nullptr);
     ::_exit(127);
   }
-  bool healthy = false;
-  for (int i = 0; i < 100 && !healthy; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    // A new client each time: it reads the CA file once, and the emulator makes it on start.
-    httplib::SSLClient client("localhost", 8443);
-    client.set_ca_cert_path((dir + "/data/certs/ca.pem").c_str());
-    client.enable_server_certificate_verification(true);
-    auto res = client.Get("/health");
-    healthy = res && res->status == 200;
-  }
+  const bool healthy = WaitUntil(
+      [&] {
+        // A new client each time: it reads the CA file once, and the emulator makes it on start.
+        httplib::SSLClient client("localhost", 8443);
+        client.set_ca_cert_path((dir + "/data/certs/ca.pem").c_str());
+        client.enable_server_certificate_verification(true);
+        client.set_connection_timeout(std::chrono::seconds(1));
+        client.set_read_timeout(std::chrono::seconds(5));
+        auto res = client.Get("/health");
+        return res && res->status == 200;
+      },
+      std::chrono::seconds(15), std::chrono::milliseconds(50));
   ::kill(pid, SIGTERM);
-  ::waitpid(pid, nullptr, 0);
+  if (!WaitExit(pid, std::chrono::seconds(10))) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
   std::ifstream in(log);
   std::string output((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CAPTURE(output);
@@ -131,7 +137,7 @@ TEST_CASE("Lifecycle: first start makes a CA and server certificate in the data 
   REQUIRE(status == 0);
   CHECK(output.find(dir + "/certs/ca.pem") != std::string::npos);
   auto ca_time = std::filesystem::last_write_time(dir + "/certs/ca.pem");
-  RunEmulatorToExit({"--data-dir", dir, "--generate-certs"});
+  CHECK(RunEmulatorToExit({"--data-dir", dir, "--generate-certs"}).first == 0);
   CHECK(std::filesystem::last_write_time(dir + "/certs/ca.pem") == ca_time);
 }
 

@@ -80,9 +80,11 @@ async function startEmulator({ dataDir, mqttPort = 8883 } = {}) {
       return {
         mqttPort,
         log: () => log,
+        // SIGTERM, and SIGKILL if it has not exited 10 s later; resolves to the exit code (null if killed).
         async stop() {
           child.kill('SIGTERM');
-          return exited;
+          const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+          return exited.finally(() => clearTimeout(timer));
         },
       };
     }
@@ -92,18 +94,24 @@ async function startEmulator({ dataDir, mqttPort = 8883 } = {}) {
   throw new Error(`the emulator did not become healthy:\n${log}`);
 }
 
+// Requests give up after this long: a hub that stops answering fails the test instead of hanging it.
+const kRequestTimeoutMs = 10000;
+
 // GET on the emulator's REST API with the owner's token; resolves to the parsed JSON body.
 function getJson(path) {
   const { SharedAccessSignature } = require('azure-iothub');
   const token = SharedAccessSignature.create('localhost', 'iothubowner', policyKeys.iothubowner,
     Math.ceil(Date.now() / 1000) + 3600).toString();
   return new Promise((resolve, reject) => {
-    https.get({ host: 'localhost', port: 443, path, headers: { Authorization: token } }, (res) => {
+    const req = https.get({ host: 'localhost', port: 443, path, headers: { Authorization: token },
+      timeout: kRequestTimeoutMs }, (res) => {
       let body = '';
       res.on('data', (d) => { body += d; });
       res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body))
         : reject(new Error(`${path}: ${res.statusCode} ${body}`))));
-    }).on('error', reject);
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`GET ${path}: no answer within ${kRequestTimeoutMs} ms`)));
   });
 }
 
@@ -113,13 +121,14 @@ function postJson(path, body) {
   const token = SharedAccessSignature.create('localhost', 'iothubowner', policyKeys.iothubowner,
     Math.ceil(Date.now() / 1000) + 3600).toString();
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: 'localhost', port: 443, path, method: 'POST',
+    const req = https.request({ host: 'localhost', port: 443, path, method: 'POST', timeout: kRequestTimeoutMs,
       headers: { Authorization: token, 'Content-Type': 'application/json' } }, (res) => {
       let text = '';
       res.on('data', (d) => { text += d; });
       res.on('end', () => resolve([res.statusCode, text ? JSON.parse(text) : undefined]));
     });
     req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`POST ${path}: no answer within ${kRequestTimeoutMs} ms`)));
     req.end(JSON.stringify(body));
   });
 }
