@@ -9,6 +9,7 @@
 
 #include "integration/emulator_process.h"
 #include "integration/mqtt_test_client.h"
+#include "integration/wait_until.h"
 #include "mqtt/codec/mqtt_codec.h"
 
 namespace iothub::testing {
@@ -27,12 +28,8 @@ json Events(const EmulatorProcess& hub, const std::string& device_id) {
 // The device's events once there are `want` of them, or what there is at the deadline.
 json EventsOnceThere(const EmulatorProcess& hub, const std::string& device_id, size_t want,
                      std::chrono::milliseconds deadline = 10s) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  json events = Events(hub, device_id);
-  while (events.size() < want && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(20ms);  // polling interval, not a stand-in for the event
-    events = Events(hub, device_id);
-  }
+  json events;
+  WaitUntil([&] { return (events = Events(hub, device_id)).size() >= want; }, deadline);
   return events;
 }
 
@@ -174,17 +171,15 @@ TEST_CASE("MQTT before sign-in: connections waiting to sign in are capped, and e
 
   // When strangers leave, a device signs in again (the server frees the places as it sees them go).
   strangers.clear();
-  bool signed_in = false;
-  for (auto until = std::chrono::steady_clock::now() + 10s; !signed_in && std::chrono::steady_clock::now() < until;) {
+  CHECK(WaitUntil([&] {
     try {
       MqttTestClient device(hub.mqtt_port());
       auto connack = device.Connect("member", DeviceToken("member", kTestDeviceKey));
-      signed_in = connack && connack->return_code == mqtt::ConnectReturnCode::kAccepted;
+      return connack && connack->return_code == mqtt::ConnectReturnCode::kAccepted;
     } catch (const std::exception&) {
+      return false;
     }
-    if (!signed_in) std::this_thread::sleep_for(50ms);  // retry interval
-  }
-  CHECK(signed_in);
+  }));
 }
 
 TEST_CASE("MQTT QoS 1: twin GET, reported PATCH and method responses are acknowledged with PUBACK") {
@@ -281,14 +276,11 @@ TEST_CASE("iothub monitor exits 2 (hub unreachable) when the emulator dies mid-s
   REQUIRE(device.Connect("watched", DeviceToken("watched", kTestDeviceKey)));
   device.Send(mqtt::Publish{"devices/watched/messages/events/", "first", 1, false, false, 1});
   REQUIRE(Is<mqtt::Puback>(device.Receive()));
-  bool streaming = false;
-  for (auto until = std::chrono::steady_clock::now() + 10s; !streaming && std::chrono::steady_clock::now() < until;) {
+  REQUIRE(WaitUntil([&] {
     std::ifstream in(out);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    streaming = text.find("first") != std::string::npos;
-    if (!streaming) std::this_thread::sleep_for(20ms);  // polling interval
-  }
-  REQUIRE(streaming);
+    return text.find("first") != std::string::npos;
+  }));
   ::kill(hub->pid(), SIGKILL);
   hub.reset();
   REQUIRE(monitor.wait_for(30s) == std::future_status::ready);
