@@ -67,7 +67,7 @@ Result<Principal> SasAuthenticator::Authorize(std::string_view token_text, std::
 
   auto principal = token.key_name ? AuthorizePolicy(*token.key_name, token) : AuthorizeDevice(scope, token);
   if (!principal.ok()) return principal;
-  principal.value().token_expiry = token.expiry;
+  principal.value().token_expiry = std::min(token.expiry, kLatestTokenExpiry);
   if ((principal->permissions & any_of) == 0) {
     return Status::Unauthorized("'" + principal->name + "' has " + DescribePermissions(principal->permissions) +
                                 "; this operation needs " + DescribePermissions(any_of));

@@ -21,8 +21,14 @@ struct Principal {
   Kind kind = Kind::kPolicy;
   std::string name;  // the policy name, or the device id
   Permissions permissions = 0;
-  int64_t token_expiry = 0;  // the token's `se`
+  // The token's `se`, capped at kLatestTokenExpiry so that callers can make it
+  // a Clock time point without overflow.
+  int64_t token_expiry = 0;
 };
+
+// 2200-01-01T00:00:00Z. A nanosecond system_clock ends in 2262; tokens made to
+// "never expire" (se = 9999999999, or the largest integer) lie beyond it.
+inline constexpr int64_t kLatestTokenExpiry = 7'258'118'400;
 
 // What the device authenticator needs to know of a device.
 struct DeviceKeys {

@@ -166,6 +166,14 @@ int EmulatorProcess::Stop() {
   return *status;
 }
 
+int EmulatorProcess::Kill() {
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
 std::string EmulatorProcess::Log() const { return ReadFile(log_path_); }
 
 std::unique_ptr<httplib::SSLClient> EmulatorProcess::Client() const {

@@ -37,6 +37,9 @@ class EmulatorProcess {
   // SIGTERM and wait; returns the exit status.
   int Stop();
   pid_t pid() const { return pid_; }
+  // SIGKILL, as a crash or `kill -9`: no shutdown code runs. Waits for the
+  // process to go; returns its status (128 + 9).
+  int Kill();
   int https_port() const { return https_port_; }
   int mqtt_port() const { return mqtt_port_; }        // MQTT over TLS
   int mqtt_plain_port() const { return mqtt_plain_port_; }
