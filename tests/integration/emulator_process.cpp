@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -65,6 +66,16 @@ std::string LogPath() {
 }
 
 }  // namespace
+
+void CheckNoSanitizerFindings(const std::string& what, int status, const std::string& output) {
+  size_t found = std::string::npos;
+  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+    found = std::min(found, output.find(marker));
+  }
+  if (found == std::string::npos && status != kSanitizerExitCode) return;
+  FAIL_CHECK(what << " reported a sanitizer finding (exit status " << status << "):\n"
+                      << (found == std::string::npos ? output : output.substr(found)));
+}
 
 int FreePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -144,23 +155,23 @@ EmulatorProcess::EmulatorProcess(std::vector<std::string> extra_args, std::optio
 }
 
 EmulatorProcess::~EmulatorProcess() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
+  if (pid_ > 0) Stop();
 }
 
 int EmulatorProcess::Stop() {
+  if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);
   auto status = WaitExit(pid_, std::chrono::seconds(10));
   if (!status) {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-    return -1;
   }
   pid_ = -1;
-  return *status;
+  const int exit_status = status.value_or(-1);
+  CheckNoSanitizerFindings("the emulator", exit_status, Log());
+  CHECK_MESSAGE(exit_status == 0, "the emulator did not stop cleanly on SIGTERM (exit status " << exit_status
+                                      << ", -1: killed after 10 s):\n" << Log());
+  return exit_status;
 }
 
 std::string EmulatorProcess::Log() const { return ReadFile(log_path_); }
@@ -210,9 +221,10 @@ std::pair<int, std::string> RunEmulatorToExit(const std::vector<std::string>& ar
   if (!status) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
-    return {-1, ReadFile(log)};
   }
-  return {*status, ReadFile(log)};
+  std::string output = ReadFile(log);
+  CheckNoSanitizerFindings("the emulator", status.value_or(-1), output);
+  return {status.value_or(-1), output};
 }
 
 void CreateTestDevice(const EmulatorProcess& hub, const std::string& id) {
@@ -229,7 +241,9 @@ std::pair<int, std::string> RunCommand(const std::string& command) {
   char buf[4096];
   while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
   int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+  const int exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  CheckNoSanitizerFindings(command, exit_status, output);
+  return {exit_status, output};
 }
 
 std::string ErrorCodeOf(const httplib::Result& res) {

@@ -114,10 +114,12 @@ TEST_CASE("Lifecycle: as a normal user the default port 443 falls back to 8443 w
     healthy = res && res->status == 200;
   }
   ::kill(pid, SIGTERM);
-  ::waitpid(pid, nullptr, 0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
   std::ifstream in(log);
   std::string output((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CAPTURE(output);
+  CheckNoSanitizerFindings("the unprivileged emulator", WIFEXITED(status) ? WEXITSTATUS(status) : -1, output);
   CHECK(healthy);
   CHECK(output.find(":443 needs privileges") != std::string::npos);
   CHECK(output.find("setcap cap_net_bind_service=+ep") != std::string::npos);
