@@ -6,7 +6,7 @@ ARGS ?=
 SETUP_FLAGS ?=
 COMPAT := tests/compat
 
-.PHONY: all setup configure build run test bench fuzz clean
+.PHONY: all setup configure build run test test-plain test-sanitize bench fuzz clean
 
 all: build
 
@@ -26,13 +26,25 @@ run: build
 $(COMPAT)/node_modules/.package-lock.json: $(COMPAT)/package-lock.json
 	@npm ci --prefix $(COMPAT) --no-audit --no-fund --loglevel=error
 
-# Builds and runs every test: unit, integration and the official SDKs.
-test: build $(COMPAT)/node_modules/.package-lock.json
+# Builds and runs every test: unit, integration and the official SDKs, then unit and integration again
+# under AddressSanitizer + UndefinedBehaviorSanitizer.
+test: test-plain test-sanitize
+
+test-plain: build $(COMPAT)/node_modules/.package-lock.json
 	@if [ "$$(id -u)" -ne 0 ]; then \
 	  echo "make test: granting $(BUILD_DIR)/iothub-emulator the right to bind port 443 (the Azure SDKs use only 443)"; \
 	  sudo setcap cap_net_bind_service=+ep $(BUILD_DIR)/iothub-emulator; \
 	fi
 	@cd $(BUILD_DIR) && ctest -j $(JOBS) --output-on-failure
+
+# The unit and integration tests built with -fsanitize=address,undefined in $(SANITIZE_BUILD_DIR) (no bench, no
+# Node compat test, which runs against the normal build); any finding, in a test or in the emulator or CLI it
+# starts, fails the test (tests/sanitizer_options.cpp).
+SANITIZE_BUILD_DIR ?= build-asan
+test-sanitize: setup
+	@cmake -S . -B $(SANITIZE_BUILD_DIR) -DCMAKE_BUILD_TYPE=Debug -DIOTHUB_SANITIZE=ON >/dev/null
+	@cmake --build $(SANITIZE_BUILD_DIR) -j $(JOBS)
+	@cd $(SANITIZE_BUILD_DIR) && ctest -j $(JOBS) --output-on-failure
 
 # Prints throughput and memory figures (bench/README.md). BENCH_ARGS="--devices 4 --idle 1000".
 BENCH_ARGS ?=
@@ -46,4 +58,4 @@ fuzz: setup
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) scripts/fuzz.sh
 
 clean:
-	rm -rf $(BUILD_DIR) build-fuzz
+	rm -rf $(BUILD_DIR) $(SANITIZE_BUILD_DIR) build-fuzz

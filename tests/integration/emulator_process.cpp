@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -67,6 +68,16 @@ std::optional<int> WaitExit(pid_t pid, std::chrono::milliseconds timeout) {
     if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+}
+
+void CheckNoSanitizerFindings(const std::string& what, int status, const std::string& output) {
+  size_t found = std::string::npos;
+  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+    found = std::min(found, output.find(marker));
+  }
+  if (found == std::string::npos && status != kSanitizerExitCode) return;
+  FAIL_CHECK(what << " reported a sanitizer finding (exit status " << status << "):\n"
+                      << (found == std::string::npos ? output : output.substr(found)));
 }
 
 int FreePort() {
@@ -147,23 +158,23 @@ EmulatorProcess::EmulatorProcess(std::vector<std::string> extra_args, std::optio
 }
 
 EmulatorProcess::~EmulatorProcess() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
+  if (pid_ > 0) Stop();
 }
 
 int EmulatorProcess::Stop() {
+  if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);
   auto status = WaitExit(pid_, std::chrono::seconds(10));
   if (!status) {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-    return -1;
   }
   pid_ = -1;
-  return *status;
+  const int exit_status = status.value_or(-1);
+  CheckNoSanitizerFindings("the emulator", exit_status, Log());
+  CHECK_MESSAGE(exit_status == 0, "the emulator did not stop cleanly on SIGTERM (exit status " << exit_status
+                                      << ", -1: killed after 10 s):\n" << Log());
+  return exit_status;
 }
 
 int EmulatorProcess::Kill() {
@@ -221,9 +232,10 @@ std::pair<int, std::string> RunEmulatorToExit(const std::vector<std::string>& ar
   if (!status) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
-    return {-1, ReadFile(log)};
   }
-  return {*status, ReadFile(log)};
+  std::string output = ReadFile(log);
+  CheckNoSanitizerFindings("the emulator", status.value_or(-1), output);
+  return {status.value_or(-1), output};
 }
 
 void CreateTestDevice(const EmulatorProcess& hub, const std::string& id) {
@@ -278,6 +290,15 @@ std::pair<int, std::string> RunCommand(const std::string& command, std::chrono::
     return {-1, output};
   }
   return {*status, output};
+}
+
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
+  int status = ::pclose(pipe);
+  const int exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  CheckNoSanitizerFindings(command, exit_status, output);
+  return {exit_status, output};
 }
 
 std::string ErrorCodeOf(const httplib::Result& res) {

@@ -20,6 +20,13 @@ inline constexpr const char* kOwnerKey = "7r3KxkLA5oZr/fN2IcckoG1ybGiApgGjvQKk5b
 // The keys of devices made by CreateTestDevice (32 x 'a', base64).
 inline constexpr const char* kTestDeviceKey = "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE=";
 
+// The exit status of a sanitizer finding in the sanitizer build (tests/sanitizer_options.cpp).
+inline constexpr int kSanitizerExitCode = 86;
+
+// Fails the running test (CHECK, never throws) when a child's exit status or output shows a finding of
+// AddressSanitizer, LeakSanitizer or UndefinedBehaviorSanitizer; `what` names the child in the message.
+void CheckNoSanitizerFindings(const std::string& what, int status, const std::string& output);
+
 // A port nobody listens on right now.
 int FreePort();
 // A fresh empty directory under the build tree's test-data.
@@ -32,9 +39,12 @@ class EmulatorProcess {
   // Starts the emulator with --in-memory (unless data_dir is given), the test
   // certificates and a free HTTPS port, plus extra_args; waits for /health.
   explicit EmulatorProcess(std::vector<std::string> extra_args = {}, std::optional<std::string> data_dir = {});
+  // Stops the emulator as Stop() does, if it still runs.
   ~EmulatorProcess();
 
-  // SIGTERM and wait; returns the exit status.
+  // SIGTERM and wait (SIGKILL after 10 s); returns the exit status, -1 when it had to be killed. Fails the test
+  // when the emulator does not exit with 0 or its log holds a sanitizer finding: a shutdown is also where leaks
+  // are found.
   int Stop();
   pid_t pid() const { return pid_; }
   // SIGKILL, as a crash or `kill -9`: no shutdown code runs. Waits for the

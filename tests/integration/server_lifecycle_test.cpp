@@ -117,13 +117,15 @@ TEST_CASE("Lifecycle: as a normal user the default port 443 falls back to 8443 w
       },
       std::chrono::seconds(15), std::chrono::milliseconds(50));
   ::kill(pid, SIGTERM);
-  if (!WaitExit(pid, std::chrono::seconds(10))) {
+  std::optional<int> status = WaitExit(pid, std::chrono::seconds(10));
+  if (!status) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
   }
   std::ifstream in(log);
   std::string output((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CAPTURE(output);
+  CheckNoSanitizerFindings("the unprivileged emulator", status.value_or(-1), output);
   CHECK(healthy);
   CHECK(output.find(":443 needs privileges") != std::string::npos);
   CHECK(output.find("setcap cap_net_bind_service=+ep") != std::string::npos);
