@@ -281,8 +281,7 @@ TEST_CASE("iothub monitor exits 2 (hub unreachable) when the emulator dies mid-s
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     return text.find("first") != std::string::npos;
   }));
-  ::kill(hub->pid(), SIGKILL);
-  hub.reset();
+  hub->Kill();
   REQUIRE(monitor.wait_for(30s) == std::future_status::ready);
   auto [status, ignored] = monitor.get();
   std::ifstream in(out);
