@@ -50,8 +50,6 @@ for t in "${targets[@]}"; do
   if [[ $result != ok ]]; then grep -E 'ERROR|property violated|what\(\)|SUMMARY' "$work/log" | head -5 | sed 's/^/    /'; fi
 done
 
-if [[ ${#failed[@]} -gt 0 ]]; then
-  echo "fuzz: findings in ${failed[*]}" >&2
-  exit 1
-fi
-echo "fuzz: no findings in ${#targets[@]} targets, ${seconds} s each"
+echo "fuzz: ${seconds} s each; findings in: ${failed[*]:-none}"
+echo "fuzz: $((${#targets[@]} - ${#failed[@]})) passed, ${#failed[@]} failed"
+[[ ${#failed[@]} -eq 0 ]]
