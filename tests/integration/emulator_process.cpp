@@ -287,18 +287,11 @@ std::pair<int, std::string> RunCommand(const std::string& command, std::chrono::
     ::kill(-pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
     output += "\n[RunCommand: still running after " + std::to_string(timeout.count()) + " s, killed: " + command + "]\n";
+    CheckNoSanitizerFindings(command, -1, output);
     return {-1, output};
   }
+  CheckNoSanitizerFindings(command, *status, output);
   return {*status, output};
-}
-
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
-  int status = ::pclose(pipe);
-  const int exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  CheckNoSanitizerFindings(command, exit_status, output);
-  return {exit_status, output};
 }
 
 std::string ErrorCodeOf(const httplib::Result& res) {
