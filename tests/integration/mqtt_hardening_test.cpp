@@ -231,7 +231,7 @@ TEST_CASE("Direct method: an answer that is not JSON, or not even UTF-8, reaches
   REQUIRE(device.Connect("odd", DeviceToken("odd", kTestDeviceKey)));
   device.Send(mqtt::Subscribe{1, {{"$iothub/methods/POST/#", 0}}});
   REQUIRE(Is<mqtt::Suback>(device.Receive()));
-  for (const std::string answer : {std::string("plain words"), std::string("\xff\xfe bytes")}) {
+  for (const std::string& answer : {std::string("plain words"), std::string("\xff\xfe bytes")}) {
     CAPTURE(answer);
     auto invoked = std::async(std::launch::async, [&hub] {
       return hub.Post("/twins/odd/methods", R"({"methodName":"m","responseTimeoutInSeconds":10})");
