@@ -40,6 +40,7 @@ MqttTestClient::MqttTestClient(int port, bool tls) {
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd_);  // the destructor does not run for a constructor that throws
     throw std::runtime_error("cannot connect to port " + std::to_string(port));
   }
   int one = 1;
@@ -57,7 +58,12 @@ MqttTestClient::MqttTestClient(int port, bool tls) {
   SSL_set_fd(ssl_, fd_);
   SSL_set_tlsext_host_name(ssl_, "localhost");
   SSL_set1_host(ssl_, "localhost");
-  if (SSL_connect(ssl_) != 1) throw std::runtime_error("TLS handshake with the emulator failed");
+  if (SSL_connect(ssl_) != 1) {
+    SSL_free(ssl_);
+    SSL_CTX_free(ctx_);
+    ::close(fd_);
+    throw std::runtime_error("TLS handshake with the emulator failed");
+  }
 }
 
 MqttTestClient::~MqttTestClient() {
