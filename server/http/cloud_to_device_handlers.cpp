@@ -65,6 +65,8 @@ void SendCloudToDevice(const HttpContext& ctx, const httplib::Request& req, http
     if (!body["properties"].is_object()) return WriteError(res, Status::ArgumentInvalid("'properties' must be an object"));
     for (const auto& [k, v] : body["properties"].items()) {
       if (!v.is_string()) return WriteError(res, Status::ArgumentInvalid("property '" + k + "' must be a string"));
+      // "$.ct" and the like are system properties on the device's topic: an application property may not pose as one.
+      if (k.starts_with("$.")) return WriteError(res, Status::ArgumentInvalid("property '" + k + "' may not start with '$.'"));
       m.application_properties.emplace_back(k, v.get<std::string>());
     }
   }

@@ -113,6 +113,7 @@ void CloudToDeviceBody(const json& body) {
     if (!body["properties"].is_object()) return;
     for (const auto& [k, v] : body["properties"].items()) {
       if (!v.is_string()) return;
+      if (k.starts_with("$.")) return;
       m.application_properties.emplace_back(k, v.get<std::string>());
     }
   }

@@ -173,6 +173,7 @@ TEST_CASE("C2D: two devices never see each other's messages, and bad requests ar
   CHECK(SendC2d(hub, "a", {{"ack", "sometimes"}})->status == 400);
   CHECK(SendC2d(hub, "a", {{"ttlSeconds", 0}})->status == 400);
   CHECK(SendC2d(hub, "a", {{"properties", {{"n", 1}}}})->status == 400);
+  CHECK(ErrorCodeOf(SendC2d(hub, "a", {{"properties", {{"$.ct", "text/plain"}}}})) == "ArgumentInvalid");
   CHECK(hub.Delete("/devices/ghost/commands")->status == 404);
   auto read_only = hub.Post("/emulator/devices/a/messages", R"({"body":"x"})",
                             {{"Authorization", EmulatorProcess::PolicyToken("registryRead", "P86A3ZPhPNuea+fgHNi5z6Ume9BDT6b6IyjXNHuR488=")}});
