@@ -17,6 +17,7 @@
 #include "core/registry.h"
 #include "fuzz_check.h"
 #include "mqtt/iothub_topics.h"
+#include "http/cloud_to_device_json.h"
 #include "storage/sqlite_cloud_to_device_store.h"
 #include "storage/sqlite_database.h"
 #include "storage/sqlite_device_store.h"
@@ -74,49 +75,11 @@ void MethodBody(const json& body) {
         "the response timeout is in range");
 }
 
-std::optional<std::optional<std::string>> OptionalString(const json& body, const char* name) {
-  auto it = body.find(name);
-  if (it == body.end() || it->is_null()) return std::optional<std::string>();
-  if (!it->is_string()) return std::nullopt;
-  return std::optional<std::string>(it->get<std::string>());
-}
-
-// As SendCloudToDevice up to the call to CloudToDevice::Send, then what a device receives.
+// SendCloudToDevice's own conversion, then what a device receives.
 void CloudToDeviceBody(const json& body) {
-  if (!body.is_object()) return;
-  CloudToDeviceMessage m;
-  m.device_id = "dev1";
-  const json& payload = body.contains("body") ? body["body"] : json(nullptr);
-  m.body = payload.is_string() ? payload.get<std::string>() : payload.is_null() ? "" : payload.dump();
-  struct Field {
-    const char* name;
-    std::optional<std::string>* target;
-  };
-  for (Field f : {Field{"messageId", &m.properties.message_id}, Field{"correlationId", &m.properties.correlation_id},
-                  Field{"userId", &m.properties.user_id}, Field{"contentType", &m.properties.content_type},
-                  Field{"contentEncoding", &m.properties.content_encoding}}) {
-    auto value = OptionalString(body, f.name);
-    if (!value) return;
-    *f.target = *value;
-  }
-  if (!m.properties.content_type && payload.is_structured()) m.properties.content_type = "application/json";
-  auto ack = OptionalString(body, "ack");
-  if (!ack) return;
-  m.ack = ack->value_or("none");
-  if (m.ack != "none" && m.ack != "positive" && m.ack != "negative" && m.ack != "full") return;
-  if (body.contains("ttlSeconds")) {
-    const json& ttl = body["ttlSeconds"];
-    if (!ttl.is_number_integer() || ttl.get<int64_t>() < 1 || ttl.get<int64_t>() > 48 * 3600) return;
-    m.expiry_time = Clock::now() + std::chrono::seconds(ttl.get<int64_t>());
-  }
-  if (body.contains("properties")) {
-    if (!body["properties"].is_object()) return;
-    for (const auto& [k, v] : body["properties"].items()) {
-      if (!v.is_string()) return;
-      if (k.starts_with("$.")) return;
-      m.application_properties.emplace_back(k, v.get<std::string>());
-    }
-  }
+  auto converted = http::CloudToDeviceMessageFromJson(body, "dev1");
+  if (!converted.ok()) return;
+  CloudToDeviceMessage m = std::move(converted).value();
 
   Hub& hub = TheHub();
   const CloudToDeviceMessage sent = m;
