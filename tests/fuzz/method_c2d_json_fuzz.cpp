@@ -16,6 +16,7 @@
 #include "core/json_parse.h"
 #include "core/registry.h"
 #include "fuzz_check.h"
+#include "fuzz_hub.h"
 #include "mqtt/iothub_topics.h"
 #include "http/cloud_to_device_json.h"
 #include "storage/sqlite_cloud_to_device_store.h"
@@ -28,25 +29,12 @@ using namespace iothub;
 using fuzz::Check;
 using nlohmann::json;
 
-struct Hub {
-  storage::SqliteDatabase db{":memory:"};
-  storage::SqliteDeviceStore devices{db};
+struct Hub : fuzz::RegistryWithDevice {
   storage::SqliteCloudToDeviceStore queue{db};
-  DeviceConnections connections{devices};
-  Registry registry{devices, &connections};
   CloudToDevice cloud_to_device{queue, registry, connections};
-
-  Hub() {
-    DeviceSpec spec;
-    spec.device_id = "dev1";
-    Check(registry.Put(spec, {}).ok(), "the fuzz device is created");
-  }
 };
 
-Hub& TheHub() {
-  static Hub* hub = new Hub;  // never destroyed: libFuzzer may exit from any thread
-  return *hub;
-}
+Hub& TheHub() { return fuzz::TheHub<Hub>(); }
 
 // As method_handlers.cpp: an optional whole number of seconds in [min, max].
 std::optional<int64_t> Seconds(const json& body, const char* name, int fallback, int min, int max) {

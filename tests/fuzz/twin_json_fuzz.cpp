@@ -13,6 +13,7 @@
 #include "core/registry.h"
 #include "core/twins.h"
 #include "fuzz_check.h"
+#include "fuzz_hub.h"
 #include "storage/sqlite_database.h"
 #include "storage/sqlite_device_store.h"
 #include "storage/sqlite_twin_store.h"
@@ -22,25 +23,12 @@ namespace {
 using namespace iothub;
 using fuzz::Check;
 
-struct Hub {
-  storage::SqliteDatabase db{":memory:"};
-  storage::SqliteDeviceStore devices{db};
+struct Hub : fuzz::RegistryWithDevice {
   storage::SqliteTwinStore twin_store{db};
-  DeviceConnections connections{devices};
-  Registry registry{devices, &connections};
   Twins twins{twin_store, registry, connections};
-
-  Hub() {
-    DeviceSpec spec;
-    spec.device_id = "dev1";
-    Check(registry.Put(spec, {}).ok(), "the fuzz device is created");
-  }
 };
 
-Hub& TheHub() {
-  static Hub* hub = new Hub;  // never destroyed: libFuzzer may exit from any thread
-  return *hub;
-}
+Hub& TheHub() { return fuzz::TheHub<Hub>(); }
 
 bool SameTwin(const TwinDocument& a, const TwinDocument& b) {
   return a.tags == b.tags && a.desired == b.desired && a.desired_metadata == b.desired_metadata &&
