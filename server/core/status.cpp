@@ -23,6 +23,7 @@ ErrorInfo Info(ErrorCode code) {
     case ErrorCode::kMethodNotAllowed: return {"MethodNotAllowed", 405000};
     case ErrorCode::kDeviceAlreadyExists: return {"DeviceAlreadyExists", 409001};
     case ErrorCode::kPreconditionFailed: return {"PreconditionFailed", 412001};
+    case ErrorCode::kDeviceMessageLockLost: return {"DeviceMessageLockLost", 412002};
     case ErrorCode::kMessageTooLarge: return {"MessageTooLarge", 413001};
     case ErrorCode::kServerError: return {"ServerError", 500001};
     case ErrorCode::kServiceUnavailable: return {"ServiceUnavailable", 503001};

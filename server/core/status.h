@@ -25,6 +25,7 @@ enum class ErrorCode {
   kMethodNotAllowed,          // 405
   kDeviceAlreadyExists,       // 409001
   kPreconditionFailed,        // 412001
+  kDeviceMessageLockLost,     // 412002: a C2D or feedback lock token that is unknown or expired
   kMessageTooLarge,           // 413001
   kServerError,               // 500001
   kServiceUnavailable,        // 503001
@@ -48,6 +49,7 @@ class Status {
   static Status DeviceNotFound(std::string m) { return {ErrorCode::kDeviceNotFound, std::move(m)}; }
   static Status DeviceAlreadyExists(std::string m) { return {ErrorCode::kDeviceAlreadyExists, std::move(m)}; }
   static Status PreconditionFailed(std::string m) { return {ErrorCode::kPreconditionFailed, std::move(m)}; }
+  static Status LockLost(std::string m) { return {ErrorCode::kDeviceMessageLockLost, std::move(m)}; }
   static Status ServerError(std::string m) { return {ErrorCode::kServerError, std::move(m)}; }
 
   bool ok() const { return !error_.has_value(); }
