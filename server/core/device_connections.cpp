@@ -39,6 +39,7 @@ void DeviceConnections::Attach(const std::string& device_id, const std::shared_p
     p.dirty = true;
   }
   if (replaced && replaced != connection) replaced->Close("a new connection for the same device replaced it");
+  TellMethodsReady(device_id);
 }
 
 void DeviceConnections::Detach(const std::string& device_id, const Connection* connection) {
@@ -54,46 +55,35 @@ void DeviceConnections::Detach(const std::string& device_id, const Connection* c
   --connected_;
 }
 
+std::shared_ptr<DeviceConnections::Connection> DeviceConnections::Current(const std::string& device_id) const {
+  std::lock_guard lock(mu_);
+  auto it = presence_.find(device_id);
+  return it == presence_.end() ? nullptr : it->second.connection.lock();
+}
+
+void DeviceConnections::TellMethodsReady(const std::string& device_id) {
+  for (const auto& observer : methods_ready_) observer(device_id);
+}
+
 void DeviceConnections::Disconnect(const std::string& device_id, std::string_view reason) {
-  std::shared_ptr<Connection> current;
-  {
-    std::lock_guard lock(mu_);
-    auto it = presence_.find(device_id);
-    if (it != presence_.end()) current = it->second.connection.lock();
-  }
-  if (current) current->Close(reason);
+  if (auto current = Current(device_id)) current->Close(reason);
 }
 
 bool DeviceConnections::SendMethodRequest(const std::string& device_id, const std::string& method_name,
                                           const std::string& request_id, const std::string& payload_json) {
-  std::shared_ptr<Connection> current;
-  {
-    std::lock_guard lock(mu_);
-    auto it = presence_.find(device_id);
-    if (it != presence_.end()) current = it->second.connection.lock();
-  }
+  auto current = Current(device_id);
   return current && current->SendMethodRequest(method_name, request_id, payload_json);
 }
 
+void DeviceConnections::MethodsSubscribed(const std::string& device_id) { TellMethodsReady(device_id); }
+
 void DeviceConnections::NotifyCloudToDevice(const std::string& device_id) {
-  std::shared_ptr<Connection> current;
-  {
-    std::lock_guard lock(mu_);
-    auto it = presence_.find(device_id);
-    if (it != presence_.end()) current = it->second.connection.lock();
-  }
-  if (current) current->CloudToDeviceWaiting();
+  if (auto current = Current(device_id)) current->CloudToDeviceWaiting();
 }
 
 void DeviceConnections::SendDesiredPropertiesPatch(const std::string& device_id, int64_t version,
                                                    const std::string& patch_json) {
-  std::shared_ptr<Connection> current;
-  {
-    std::lock_guard lock(mu_);
-    auto it = presence_.find(device_id);
-    if (it != presence_.end()) current = it->second.connection.lock();
-  }
-  if (current) current->SendDesiredPropertiesPatch(version, patch_json);
+  if (auto current = Current(device_id)) current->SendDesiredPropertiesPatch(version, patch_json);
 }
 
 void DeviceConnections::NoteActivity(const std::string& device_id) {

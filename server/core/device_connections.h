@@ -7,12 +7,14 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "core/device.h"
 #include "core/device_store.h"
@@ -39,7 +41,8 @@ class DeviceConnections {
   explicit DeviceConnections(DeviceStore& store);
   ~DeviceConnections();  // writes what is pending
 
-  // Makes `connection` the device's one connection and closes the one it replaces.
+  // Makes `connection` the device's one connection and closes the one it replaces;
+  // then tells the OnMethodsReady observers (the new connection may listen for methods).
   void Attach(const std::string& device_id, const std::shared_ptr<Connection>& connection);
   // Forgets `connection` if it is still the device's current one.
   void Detach(const std::string& device_id, const Connection* connection);
@@ -51,6 +54,15 @@ class DeviceConnections {
   // Hands a method request to the device's connection; false when it has none or it does not listen for methods.
   bool SendMethodRequest(const std::string& device_id, const std::string& method_name, const std::string& request_id,
                          const std::string& payload_json);
+  // A protocol adapter says the device's connection now listens for methods
+  // (it subscribed); tells the OnMethodsReady observers.
+  void MethodsSubscribed(const std::string& device_id);
+  // Called, outside any lock, with the device id each time a device connects or
+  // subscribes to methods: a method call waiting for the device can try again.
+  // Set up before serving; the observer must outlive the connections it hears of.
+  void OnMethodsReady(std::function<void(const std::string& device_id)> observer) {
+    methods_ready_.push_back(std::move(observer));
+  }
 
   size_t ConnectedCount() const;
   // Fills a device's connectionState, connectionStateUpdatedTime and lastActivityTime.
@@ -67,6 +79,9 @@ class DeviceConnections {
     bool dirty = false;
   };
   void FlushLoop();
+  // The device's connection now, or null.
+  std::shared_ptr<Connection> Current(const std::string& device_id) const;
+  void TellMethodsReady(const std::string& device_id);
 
   DeviceStore& store_;
   mutable std::mutex mu_;
@@ -75,6 +90,7 @@ class DeviceConnections {
   bool stopping_ = false;                               // guarded by mu_
   std::condition_variable wake_;
   std::thread flusher_;
+  std::vector<std::function<void(const std::string&)>> methods_ready_;  // set before serving, then read-only
 };
 
 }  // namespace iothub

@@ -1,4 +1,7 @@
 // POST /twins/{id}/methods: invoke a direct method (spec §4.2).
+#include <future>
+#include <memory>
+
 #include <nlohmann/json.hpp>
 
 #include "core/json_parse.h"
@@ -45,7 +48,11 @@ void InvokeMethod(const HttpContext& ctx, const httplib::Request& req, httplib::
   call.payload_json = body.contains("payload") ? body.at("payload").dump() : "null";
   call.response_timeout = *response_timeout;
   call.connect_timeout = *connect_timeout;
-  auto result = ctx.methods.Invoke(id, call);
+  // cpp-httplib's handlers are blocking, so this one waits for the call's end (until issue 10 makes it async).
+  auto promise = std::make_shared<std::promise<Result<MethodResult>>>();
+  auto ended = promise->get_future();
+  ctx.methods.Invoke(id, call, [promise](Result<MethodResult> r) { promise->set_value(std::move(r)); });
+  Result<MethodResult> result = ended.get();
   if (!result.ok()) return WriteError(res, result.status());
   // The device's payload is JSON as a rule; anything else (or too deep) is passed on as a string.
   ParsedJson parsed_payload = ParseJson(result->payload_json);

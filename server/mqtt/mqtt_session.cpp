@@ -188,14 +188,17 @@ bool MqttSession::HandleTwinRequest(const Publish& p) {
 
 bool MqttSession::SubscriptionsChanged() {
   listens_for_methods_ = subscriptions_.count(Feed::kMethods) > 0;
-  if (clean_session_) return true;
-  try {
-    services_.subscriptions.Save(client_id_, subscriptions_);  // a lasting session outlives this connection
-    return true;
-  } catch (const std::exception& e) {
-    Shutdown(std::string("session store failed: ") + e.what(), true, true);
-    return false;
+  if (!clean_session_) {
+    try {
+      services_.subscriptions.Save(client_id_, subscriptions_);  // a lasting session outlives this connection
+    } catch (const std::exception& e) {
+      Shutdown(std::string("session store failed: ") + e.what(), true, true);
+      return false;
+    }
   }
+  // A method call waiting for this device to listen (its connect timeout) can go now.
+  if (listens_for_methods_) services_.connections.MethodsSubscribed(connection_->device.device_id);
+  return true;
 }
 
 bool MqttSession::HandleMethodResponse(const Publish& p) {
