@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -20,6 +21,7 @@
 #include "core/event_log.h"
 #include "core/registry.h"
 #include "core/sas_authenticator.h"
+#include "core/timers.h"
 #include "core/twins.h"
 #include "http/https_server.h"
 #include "mqtt/mqtt_server.h"
@@ -149,6 +151,20 @@ int Run(const app::Config& c) {
   DirectMethods methods(registry, connections);
   CloudToDevice cloud_to_device(c2d_store, registry, connections);
   registry.SetMessageCounter([&cloud_to_device](const std::string& id) { return cloud_to_device.Count(id); });
+  // Expired cloud-to-device messages leave their queues, with their feedback, even
+  // for a device that never comes back. Declared in this order so that the timer
+  // thread stops before what it runs is gone.
+  std::function<void()> sweep_cloud_to_device;
+  TimerThread maintenance;
+  sweep_cloud_to_device = [&] {
+    try {
+      cloud_to_device.Sweep();
+    } catch (const std::exception& e) {
+      spdlog::warn("Expiring cloud-to-device messages failed: {}", e.what());
+    }
+    maintenance.After(std::chrono::seconds(10), sweep_cloud_to_device);
+  };
+  maintenance.After(std::chrono::seconds(10), sweep_cloud_to_device);
   Twins twins(twin_store, registry, connections);
   registry.OnDeviceDeleted([&c2d_store](const std::string& id) { c2d_store.Purge(id); });
   registry.OnDeviceDeleted([&twin_store](const std::string& id) { twin_store.Remove(id); });

@@ -1,37 +1,175 @@
 #include "core/cloud_to_device.h"
 
+#include <algorithm>
+
+#include "core/crypto.h"
+
 namespace iothub {
+namespace {
+
+Status LockLost(const std::string& device_id, const std::string& lock_token) {
+  return Status::LockLost("Lock token '" + lock_token + "' is not that of a message of device '" + device_id +
+                          "' waiting to be settled: it is unknown, already settled, or its lock expired");
+}
+
+}  // namespace
+
+CloudToDeviceRemoval CloudToDevice::Ending(const CloudToDeviceMessage& m, FeedbackStatus status, TimePoint now) {
+  CloudToDeviceRemoval removal{m.sequence, std::nullopt};
+  if (AckWantsFeedback(m.ack, status)) {
+    // An expired message ended when its time ran out, not when the emulator noticed.
+    TimePoint when = status == FeedbackStatus::kExpired ? std::min(m.expiry_time, now) : now;
+    removal.feedback = MakeFeedbackRecord(m.properties.message_id.value_or(""), m.device_id, m.device_generation_id,
+                                          status, when);
+  }
+  return removal;
+}
 
 Result<int64_t> CloudToDevice::Send(CloudToDeviceMessage m) {
-  if (!registry_.Get(m.device_id).ok()) return Status::DeviceNotFound("Device '" + m.device_id + "' not found");
-  const TimePoint now = Clock::now();
+  auto device = registry_.Get(m.device_id);
+  if (!device.ok()) return Status::DeviceNotFound("Device '" + m.device_id + "' not found");
+  const TimePoint now = clock_();
   int64_t sequence = 0;
   {
-    std::lock_guard lock(send_mu_);
+    std::lock_guard lock(mu_);
     if (store_.Count(m.device_id, now) >= kMaxQueueDepth) {
       return Status(ErrorCode::kDeviceMaximumQueueDepthExceeded,
                     "Device '" + m.device_id + "' already has " + std::to_string(kMaxQueueDepth) +
                         " cloud-to-device messages waiting");
     }
+    m.device_generation_id = device->generation_id;
     m.enqueued_time = now;
     if (m.expiry_time == TimePoint{}) m.expiry_time = now + kDefaultTimeToLive;
+    m.delivery_count = 0;
+    m.lock_token.clear();
+    m.lock_expiry = TimePoint{};
     sequence = store_.Enqueue(m);
   }
   connections_.NotifyCloudToDevice(m.device_id);
   return sequence;
 }
 
-std::vector<CloudToDeviceMessage> CloudToDevice::Pending(const std::string& device_id) {
-  return store_.Pending(device_id, Clock::now());
+std::vector<CloudToDeviceDelivery> CloudToDevice::Lease(const std::string& device_id, size_t max) {
+  const TimePoint now = clock_();
+  std::vector<CloudToDeviceDelivery> out;
+  std::vector<CloudToDeviceRemoval> removals;
+  std::lock_guard lock(mu_);
+  for (CloudToDeviceMessage& m : store_.Messages(device_id)) {
+    if (m.expiry_time <= now) {
+      removals.push_back(Ending(m, FeedbackStatus::kExpired, now));
+      continue;
+    }
+    if (out.size() >= max) continue;  // still looking for expired ones
+    const bool available = m.lock_token.empty() || m.lock_expiry <= now;
+    if (!available) continue;
+    // Its last delivery was the last one allowed, and it came back unsettled.
+    if (m.delivery_count >= kMaxDeliveryCount) {
+      removals.push_back(Ending(m, FeedbackStatus::kDeliveryCountExceeded, now));
+      continue;
+    }
+    ++m.delivery_count;
+    m.lock_token = crypto::RandomUuid();
+    m.lock_expiry = now + kLockDuration;
+    store_.SetLock(m.sequence, m.lock_token, m.lock_expiry, m.delivery_count);
+    std::string token = m.lock_token;
+    out.push_back({std::move(m), std::move(token)});
+  }
+  if (!removals.empty()) store_.Remove(removals);
+  return out;
 }
 
-void CloudToDevice::Complete(const std::string& device_id, int64_t sequence) { store_.Remove(device_id, sequence); }
+std::optional<CloudToDeviceMessage> CloudToDevice::Locked(const std::string& device_id, const std::string& lock_token,
+                                                          TimePoint now) {
+  if (lock_token.empty()) return std::nullopt;
+  for (CloudToDeviceMessage& m : store_.Messages(device_id)) {
+    if (m.lock_token == lock_token) {
+      if (m.lock_expiry <= now) return std::nullopt;  // the lock ran out: the device lost it
+      return std::move(m);
+    }
+  }
+  return std::nullopt;
+}
+
+Status CloudToDevice::Complete(const std::string& device_id, const std::string& lock_token) {
+  const TimePoint now = clock_();
+  std::lock_guard lock(mu_);
+  auto m = Locked(device_id, lock_token, now);
+  if (!m) return LockLost(device_id, lock_token);
+  store_.Remove({Ending(*m, FeedbackStatus::kSuccess, now)});
+  return Status::Ok();
+}
+
+Status CloudToDevice::Reject(const std::string& device_id, const std::string& lock_token) {
+  const TimePoint now = clock_();
+  std::lock_guard lock(mu_);
+  auto m = Locked(device_id, lock_token, now);
+  if (!m) return LockLost(device_id, lock_token);
+  store_.Remove({Ending(*m, FeedbackStatus::kRejected, now)});
+  return Status::Ok();
+}
+
+Status CloudToDevice::Abandon(const std::string& device_id, const std::string& lock_token) {
+  const TimePoint now = clock_();
+  bool enqueued = false;
+  {
+    std::lock_guard lock(mu_);
+    auto m = Locked(device_id, lock_token, now);
+    if (!m) return LockLost(device_id, lock_token);
+    if (m->delivery_count >= kMaxDeliveryCount) {
+      store_.Remove({Ending(*m, FeedbackStatus::kDeliveryCountExceeded, now)});
+    } else {
+      store_.SetLock(m->sequence, "", TimePoint{}, m->delivery_count);
+      enqueued = true;
+    }
+  }
+  if (enqueued) connections_.NotifyCloudToDevice(device_id);
+  return Status::Ok();
+}
+
+void CloudToDevice::Release(const std::string& device_id, const std::string& lock_token) {
+  if (lock_token.empty()) return;
+  bool released = false;
+  {
+    std::lock_guard lock(mu_);
+    for (const CloudToDeviceMessage& m : store_.Messages(device_id)) {
+      if (m.lock_token != lock_token) continue;
+      store_.SetLock(m.sequence, "", TimePoint{}, std::max(0, m.delivery_count - 1));
+      released = true;
+      break;
+    }
+  }
+  // A connection that replaced the one that ended may be waiting for it.
+  if (released) connections_.NotifyCloudToDevice(device_id);
+}
 
 Result<int64_t> CloudToDevice::Purge(const std::string& device_id) {
   if (!registry_.Get(device_id).ok()) return Status::DeviceNotFound("Device '" + device_id + "' not found");
-  return store_.Purge(device_id);
+  const TimePoint now = clock_();
+  std::vector<CloudToDeviceRemoval> removals;
+  std::lock_guard lock(mu_);
+  for (const CloudToDeviceMessage& m : store_.Messages(device_id)) {
+    removals.push_back(Ending(m, m.expiry_time <= now ? FeedbackStatus::kExpired : FeedbackStatus::kPurged, now));
+  }
+  if (!removals.empty()) store_.Remove(removals);
+  return static_cast<int64_t>(removals.size());
 }
 
-int64_t CloudToDevice::Count(const std::string& device_id) { return store_.Count(device_id, Clock::now()); }
+int64_t CloudToDevice::Count(const std::string& device_id) { return store_.Count(device_id, clock_()); }
+
+size_t CloudToDevice::Sweep() {
+  constexpr size_t kBatch = 500;  // bounds how long one step holds the queues
+  const TimePoint now = clock_();
+  size_t total = 0;
+  while (true) {
+    std::lock_guard lock(mu_);
+    std::vector<CloudToDeviceRemoval> removals;
+    for (const CloudToDeviceMessage& m : store_.Expired(now, kBatch)) {
+      removals.push_back(Ending(m, FeedbackStatus::kExpired, now));
+    }
+    if (!removals.empty()) store_.Remove(removals);
+    total += removals.size();
+    if (removals.size() < kBatch) return total;
+  }
+}
 
 }  // namespace iothub

@@ -1,13 +1,21 @@
-// Cloud-to-device messages (spec §2.6): a queue per device of at most 50, each
-// kept until the device acknowledges it or its time to live runs out, delivered
-// to the device's connection when it listens for them.
+// Cloud-to-device messages (spec §2.6): a queue per device of at most 50. A
+// message is Enqueued until a device receives it (Lease), which locks it
+// (Invisible) for one minute under a lock token; the device then completes it
+// (gone), rejects it (dead-lettered) or abandons it (Enqueued again). A lock
+// that runs out also puts it back. After kMaxDeliveryCount deliveries it is
+// dead-lettered; after its expiry time it is dropped. Each end makes a feedback
+// record when the message's `ack` asks for one (cloud_to_device_feedback.h).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/cloud_to_device_feedback.h"
 #include "core/device_connections.h"
 #include "core/event.h"
 #include "core/registry.h"
@@ -18,50 +26,106 @@ namespace iothub {
 struct CloudToDeviceMessage {
   int64_t sequence = 0;  // set by the queue
   std::string device_id;
+  std::string device_generation_id;  // set by Send, from the registry: feedback names it
   std::string body;
   SystemProperties properties;  // message id, correlation id, user id, content type and encoding
   Properties application_properties;
   std::string ack = "none";  // none, positive, negative, full
   TimePoint enqueued_time{};
   TimePoint expiry_time{};
-  int delivery_count = 0;
+  int delivery_count = 0;   // how many times a device received it
+  std::string lock_token;   // while Invisible: the token of its delivery ("" while Enqueued)
+  TimePoint lock_expiry{};  // while Invisible: when it goes back to Enqueued
 };
 
-// Storage of the queues. Thread-safe; failures throw.
-class CloudToDeviceStore {
+// A message handed to a device, and the token that settles it.
+struct CloudToDeviceDelivery {
+  CloudToDeviceMessage message;
+  std::string lock_token;
+};
+
+// How a message leaves the queue: its sequence and the feedback record it makes, if any.
+struct CloudToDeviceRemoval {
+  int64_t sequence = 0;
+  std::optional<FeedbackRecord> feedback;
+};
+
+// Storage of the queues and of the feedback they make. Thread-safe; failures throw.
+class CloudToDeviceStore : public FeedbackStore {
  public:
-  virtual ~CloudToDeviceStore() = default;
   virtual int64_t Enqueue(const CloudToDeviceMessage& message) = 0;  // returns its sequence
-  // Unexpired messages of the device, oldest first; removes the expired ones.
-  virtual std::vector<CloudToDeviceMessage> Pending(const std::string& device_id, TimePoint now) = 0;
+  // Every message of the device, locked or expired ones too, oldest first.
+  virtual std::vector<CloudToDeviceMessage> Messages(const std::string& device_id) = 0;
+  // Messages of any device whose expiry time is at or before `now`, oldest first, up to `max`.
+  virtual std::vector<CloudToDeviceMessage> Expired(TimePoint now, size_t max) = 0;
+  // Unexpired messages of the device, locked or not.
   virtual int64_t Count(const std::string& device_id, TimePoint now) = 0;
-  virtual void MarkDelivered(int64_t sequence) = 0;
-  virtual bool Remove(const std::string& device_id, int64_t sequence) = 0;
+  // Records a message's lock ("" and TimePoint{}: unlocked) and delivery count.
+  virtual void SetLock(int64_t sequence, const std::string& lock_token, TimePoint lock_expiry, int delivery_count) = 0;
+  // Removes the messages and adds their feedback records, in one transaction.
+  virtual void Remove(const std::vector<CloudToDeviceRemoval>& removals) = 0;
+  // Drops the device's queue without feedback (the device is deleted); how many.
   virtual int64_t Purge(const std::string& device_id) = 0;
 };
 
+// Thread-safe. Store failures throw, as the store's do.
 class CloudToDevice {
  public:
   static constexpr int kMaxQueueDepth = 50;
   static constexpr std::chrono::seconds kDefaultTimeToLive{3600};
+  static constexpr std::chrono::seconds kLockDuration{60};  // not configurable on IoT Hub
+  static constexpr int kMaxDeliveryCount = 10;              // IoT Hub's default
 
-  CloudToDevice(CloudToDeviceStore& store, Registry& registry, DeviceConnections& connections)
-      : store_(store), registry_(registry), connections_(connections) {}
+  // clock: the time the queues go by (tests pass their own).
+  CloudToDevice(CloudToDeviceStore& store, Registry& registry, DeviceConnections& connections,
+                std::function<TimePoint()> clock = Clock::now)
+      : store_(store), registry_(registry), connections_(connections), clock_(std::move(clock)) {}
 
-  // DeviceNotFound for an unknown device; DeviceMaximumQueueDepthExceeded past 50 waiting.
+  // Enqueues the message and tells the device's connection. DeviceNotFound for
+  // an unknown device; DeviceMaximumQueueDepthExceeded past 50 waiting.
   Result<int64_t> Send(CloudToDeviceMessage message);
-  std::vector<CloudToDeviceMessage> Pending(const std::string& device_id);
-  // The device acknowledged it: it leaves the queue.
-  void Complete(const std::string& device_id, int64_t sequence);
-  void MarkDelivered(int64_t sequence) { store_.MarkDelivered(sequence); }
+
+  // Up to `max` messages for the device to receive now, oldest first: the
+  // Enqueued ones and those whose lock ran out. Each is locked for
+  // kLockDuration under a new lock token and its delivery counted (the returned
+  // message carries the new count). One that was already delivered
+  // kMaxDeliveryCount times is dead-lettered instead; expired ones are dropped.
+  std::vector<CloudToDeviceDelivery> Lease(const std::string& device_id, size_t max);
+  // The device is done with it: the message leaves the queue (feedback Success).
+  // DeviceMessageLockLost when the token is not the message's current one or its lock ran out.
+  Status Complete(const std::string& device_id, const std::string& lock_token);
+  // Back to Enqueued, for the next Lease; dead-lettered (feedback
+  // DeliveryCountExceeded) if it was delivered kMaxDeliveryCount times. Errors as Complete.
+  Status Abandon(const std::string& device_id, const std::string& lock_token);
+  // Dead-lettered at once (feedback Rejected). Errors as Complete.
+  Status Reject(const std::string& device_id, const std::string& lock_token);
+  // The connection that received it ended before the device could settle it
+  // (MQTT): back to Enqueued at once, and that delivery not counted, since the
+  // device never had the chance to answer. Does nothing if the token is no longer the message's.
+  void Release(const std::string& device_id, const std::string& lock_token);
+
+  // Empties the device's queue (feedback Purged); how many. DeviceNotFound for an unknown device.
   Result<int64_t> Purge(const std::string& device_id);
+  // Messages waiting for the device, delivered or not (cloudToDeviceMessageCount).
   int64_t Count(const std::string& device_id);
+  // Drops every expired message of any device (feedback Expired), so that expiry is
+  // reported even for a device that never comes back; how many. Call it now and then.
+  size_t Sweep();
 
  private:
+  // Finds the message of the device currently locked under `lock_token` (lock not run out). Caller holds mu_.
+  std::optional<CloudToDeviceMessage> Locked(const std::string& device_id, const std::string& lock_token,
+                                             TimePoint now);
+  // The removal of `m` with the feedback its ack asks for.
+  static CloudToDeviceRemoval Ending(const CloudToDeviceMessage& m, FeedbackStatus status, TimePoint now);
+
   CloudToDeviceStore& store_;
   Registry& registry_;
   DeviceConnections& connections_;
-  std::mutex send_mu_;  // makes the depth check and the enqueue one step
+  std::function<TimePoint()> clock_;
+  // Makes each read-check-write on the queues one step: the depth check and the
+  // enqueue, choosing and locking messages, settling by lock token.
+  std::mutex mu_;
 };
 
 }  // namespace iothub

@@ -100,37 +100,38 @@ void MqttSession::DeliverCloudToDevice() {
   if (state_ != State::kConnected) return;
   auto feed = subscriptions_.find(Feed::kCloudToDevice);
   if (feed == subscriptions_.end()) return;
-  std::vector<CloudToDeviceMessage> waiting;
+  const std::string& device_id = connection_->device.device_id;
   try {
-    waiting = services_.cloud_to_device.Pending(connection_->device.device_id);
-  } catch (const std::exception& e) {
-    spdlog::error("MQTT {}: reading its cloud-to-device queue failed: {}", client_id_, e.what());
-    return;
-  }
-  for (const CloudToDeviceMessage& m : waiting) {
-    bool on_its_way = false;
-    for (const auto& [id, sequence] : c2d_in_flight_) on_its_way |= sequence == m.sequence;
-    if (on_its_way) continue;
-    Publish p{CloudToDeviceTopic(m), m.body, feed->second, false, false, 0};
-    if (p.qos == 1) {
-      do {
-        ++next_packet_id_;
-      } while (next_packet_id_ == 0 || c2d_in_flight_.count(next_packet_id_));
-      p.packet_id = next_packet_id_;
-      c2d_in_flight_[p.packet_id] = m.sequence;
+    // Those already on their way are locked, so the lease leaves them out.
+    for (const CloudToDeviceDelivery& d : services_.cloud_to_device.Lease(device_id, CloudToDevice::kMaxQueueDepth)) {
+      // Sending may have ended the connection: the rest go straight back to the queue.
+      if (state_ != State::kConnected) {
+        services_.cloud_to_device.Release(device_id, d.lock_token);
+        continue;
+      }
+      Publish p{CloudToDeviceTopic(d.message), d.message.body, feed->second, false, false, 0};
+      if (p.qos == 1) {
+        do {
+          ++next_packet_id_;
+        } while (next_packet_id_ == 0 || c2d_in_flight_.count(next_packet_id_));
+        p.packet_id = next_packet_id_;
+        c2d_in_flight_[p.packet_id] = d.lock_token;
+      }
+      Send(p);
+      // At QoS 0 there is no acknowledgement to wait for: sent is done.
+      if (p.qos == 0) (void)services_.cloud_to_device.Complete(device_id, d.lock_token);
     }
-    services_.cloud_to_device.MarkDelivered(m.sequence);
-    Send(p);
-    // At QoS 0 there is no acknowledgement to wait for: sent is done.
-    if (p.qos == 0) services_.cloud_to_device.Complete(connection_->device.device_id, m.sequence);
+  } catch (const std::exception& e) {
+    spdlog::error("MQTT {}: delivering its cloud-to-device messages failed: {}", client_id_, e.what());
   }
 }
 
 void MqttSession::HandlePuback(uint16_t packet_id) {
   auto it = c2d_in_flight_.find(packet_id);
   if (it == c2d_in_flight_.end()) return;
-  // A PUBACK completes the message (MQTT has no reject or abandon; spec §2.5).
-  services_.cloud_to_device.Complete(connection_->device.device_id, it->second);
+  // A PUBACK completes the message (MQTT has no reject or abandon; spec §2.5). Past its
+  // lock (a minute) it is lost, as on IoT Hub, and the message will come again.
+  (void)services_.cloud_to_device.Complete(connection_->device.device_id, it->second);
   c2d_in_flight_.erase(it);
 }
 
@@ -518,6 +519,16 @@ void MqttSession::Shutdown(const std::string& reason, bool publish_will, bool no
   if (was_connected) {
     spdlog::info("MQTT {} disconnected: {}", client_id_, reason);
     services_.connections.Detach(connection_->device.device_id, this);
+    // Messages sent but not acknowledged go back to the queue at once, the delivery not
+    // counted: the device had no way to settle them (spec §2.6 counts explicit abandons).
+    try {
+      for (const auto& [packet_id, lock_token] : c2d_in_flight_) {
+        services_.cloud_to_device.Release(connection_->device.device_id, lock_token);
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("MQTT {}: returning its unacknowledged cloud-to-device messages failed: {}", client_id_, e.what());
+    }
+    c2d_in_flight_.clear();
     if (publish_will && will_) {
       // Stored as telemetry marked as a will (spec §2.2).
       if (auto topic = ParseTelemetryTopic(will_->topic, connection_->device.device_id); topic && topic->ok()) {

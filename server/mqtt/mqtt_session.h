@@ -99,7 +99,7 @@ class MqttSession : public std::enable_shared_from_this<MqttSession>, public Dev
   Clock::time_point token_expiry_{};
   Subscriptions subscriptions_;
   std::atomic<bool> listens_for_methods_{false};  // read from other threads
-  std::map<uint16_t, int64_t> c2d_in_flight_;      // packet id -> queue sequence, awaiting PUBACK
+  std::map<uint16_t, std::string> c2d_in_flight_;  // packet id -> lock token, awaiting PUBACK
   uint16_t next_packet_id_ = 0;
 
   std::chrono::steady_clock::time_point last_received_;

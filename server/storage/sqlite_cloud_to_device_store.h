@@ -1,4 +1,5 @@
-// The cloud-to-device queues in SQLite (schema/0004_cloud_to_device.sql).
+// The cloud-to-device queues and the feedback queue in SQLite
+// (schema/0004_cloud_to_device.sql, schema/0007_cloud_to_device_leases.sql).
 #pragma once
 
 #include "core/cloud_to_device.h"
@@ -11,13 +12,22 @@ class SqliteCloudToDeviceStore : public CloudToDeviceStore {
   explicit SqliteCloudToDeviceStore(SqliteDatabase& db) : db_(db) {}
 
   int64_t Enqueue(const CloudToDeviceMessage& message) override;
-  std::vector<CloudToDeviceMessage> Pending(const std::string& device_id, TimePoint now) override;
+  std::vector<CloudToDeviceMessage> Messages(const std::string& device_id) override;
+  std::vector<CloudToDeviceMessage> Expired(TimePoint now, size_t max) override;
   int64_t Count(const std::string& device_id, TimePoint now) override;
-  void MarkDelivered(int64_t sequence) override;
-  bool Remove(const std::string& device_id, int64_t sequence) override;
+  void SetLock(int64_t sequence, const std::string& lock_token, TimePoint lock_expiry, int delivery_count) override;
+  void Remove(const std::vector<CloudToDeviceRemoval>& removals) override;
   int64_t Purge(const std::string& device_id) override;
 
+  std::vector<FeedbackRecord> LockFeedback(size_t max, const std::string& lock_token, TimePoint now,
+                                           TimePoint lock_expiry, TimePoint expired_before) override;
+  size_t CompleteFeedback(const std::string& lock_token, TimePoint now) override;
+  size_t AbandonFeedback(const std::string& lock_token, TimePoint now) override;
+
  private:
+  // Runs `work` in one transaction; the caller holds the database lock.
+  void InTransaction(const std::function<void()>& work);
+
   SqliteDatabase& db_;
 };
 

@@ -73,9 +73,9 @@ void CloudToDeviceBody(const json& body) {
   const CloudToDeviceMessage sent = m;
   auto sequence = hub.cloud_to_device.Send(std::move(m));
   Check(sequence.ok(), "a valid message is queued");
-  auto pending = hub.cloud_to_device.Pending("dev1");
-  Check(pending.size() == 1, "the queued message is pending");
-  const CloudToDeviceMessage& stored = pending.front();
+  auto leased = hub.cloud_to_device.Lease("dev1", CloudToDevice::kMaxQueueDepth);
+  Check(leased.size() == 1, "the queued message is delivered");
+  const CloudToDeviceMessage& stored = leased.front().message;
   Check(stored.body == sent.body, "the stored body is the sent body");
   Check(stored.application_properties == sent.application_properties, "the stored properties are the sent ones");
 
