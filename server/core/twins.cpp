@@ -94,36 +94,6 @@ std::string TwinDocument::etag() const {
   return crypto::Base64Encode(bytes);
 }
 
-json TwinToJson(const Device& d, const TwinDocument& t) {
-  json desired = t.desired;
-  desired["$metadata"] = t.desired_metadata.empty() ? json{{"$lastUpdated", FormatIso8601(kNever)}} : t.desired_metadata;
-  desired["$version"] = t.desired_version;
-  json reported = t.reported;
-  reported["$metadata"] = t.reported_metadata.empty() ? json{{"$lastUpdated", FormatIso8601(kNever)}} : t.reported_metadata;
-  reported["$version"] = t.reported_version;
-  return {
-      {"deviceId", d.device_id},
-      {"moduleId", nullptr},
-      {"etag", t.etag()},
-      {"deviceEtag", d.etag()},
-      {"status", ToString(d.status)},
-      {"statusReason", d.status_reason ? json(*d.status_reason) : json(nullptr)},
-      {"statusUpdateTime", FormatIso8601(d.status_updated_time)},
-      {"connectionState", d.connected ? "Connected" : "Disconnected"},
-      {"lastActivityTime", FormatIso8601(d.last_activity_time)},
-      {"cloudToDeviceMessageCount", d.cloud_to_device_message_count},
-      {"authenticationType", ToString(d.auth_type)},
-      {"x509Thumbprint",
-       {{"primaryThumbprint", d.primary_thumbprint ? json(*d.primary_thumbprint) : json(nullptr)},
-        {"secondaryThumbprint", d.secondary_thumbprint ? json(*d.secondary_thumbprint) : json(nullptr)}}},
-      {"modelId", ""},
-      {"version", t.version},
-      {"capabilities", {{"iotEdge", d.iot_edge}}},
-      {"tags", t.tags},
-      {"properties", {{"desired", desired}, {"reported", reported}}},
-  };
-}
-
 Result<std::pair<Device, TwinDocument>> Twins::Get(const std::string& device_id) {
   auto device = registry_.Get(device_id);
   if (!device.ok()) return device.status();

@@ -69,7 +69,4 @@ class Twins {
   std::mutex mu_;  // serialises read-modify-write of twins
 };
 
-// The Twin JSON of the REST API (spec §4.3), with `$metadata` and `$version` in each section.
-nlohmann::json TwinToJson(const Device& device, const TwinDocument& twin);
-
 }  // namespace iothub
