@@ -121,7 +121,8 @@ Result<std::pair<Device, TwinDocument>> Twins::Replace(const std::string& device
   static const json kEmpty = json::object();
   const json* tags = twin.contains("tags") && !twin["tags"].is_null() ? &twin["tags"] : &kEmpty;
   const json* desired = &kEmpty;
-  if (twin.contains("properties") && twin["properties"].is_object() && twin["properties"].contains("desired")) {
+  if (twin.contains("properties") && twin["properties"].is_object() && twin["properties"].contains("desired") &&
+      !twin["properties"]["desired"].is_null()) {
     desired = &twin["properties"]["desired"];
   }
   return Update(device_id, precondition, tags, desired, /*replace=*/true);
@@ -132,7 +133,7 @@ Result<std::pair<Device, TwinDocument>> Twins::Update(const std::string& device_
   auto device = registry_.Get(device_id);
   if (!device.ok()) return device.status();
   for (auto [section, name] : {std::pair{tags, "tags"}, std::pair{desired, "desired"}}) {
-    if (!section) continue;
+    if (!section || section->is_null()) continue;  // only a patch's desired can be null: see below
     if (!section->is_object()) return Status::ArgumentInvalid(std::string("'") + name + "' must be a JSON object");
     if (auto s = ValidatePatch(*section, name, 1); !s.ok()) return s;
   }
@@ -156,7 +157,14 @@ Result<std::pair<Device, TwinDocument>> Twins::Update(const std::string& device_
       if (auto s = CheckSize(twin.tags, kMaxTagsBytes, "tags"); !s.ok()) return s;
     }
     if (desired) {
-      if (replace) {
+      if (desired->is_null()) {
+        // {"properties": {"desired": null}} removes every desired property. The device hears
+        // it as a patch deleting each one, which the device SDKs' merge (null deletes) applies.
+        notification = json::object();
+        for (const auto& item : twin.desired.items()) notification[item.key()] = nullptr;
+        twin.desired = json::object();
+        twin.desired_metadata = {{"$lastUpdated", now}};
+      } else if (replace) {
         twin.desired = WithoutNulls(*desired);
         twin.desired_metadata = MetadataFor(twin.desired, now);
       } else {
@@ -165,7 +173,7 @@ Result<std::pair<Device, TwinDocument>> Twins::Update(const std::string& device_
       if (auto s = CheckSize(twin.desired, kMaxPropertiesBytes, "desired properties"); !s.ok()) return s;
       twin.desired_version += 1;
       // The device hears the change as a patch; a replacement tells it the whole new state.
-      notification = replace ? twin.desired : *desired;
+      if (!desired->is_null()) notification = replace ? twin.desired : *desired;
       notification["$version"] = twin.desired_version;
     }
     twin.version += 1;
