@@ -39,11 +39,14 @@ json TwinToJson(const Device& d, const TwinDocument& t) {
       {"modelId", ""},
       {"version", t.version},
       {"capabilities", {{"iotEdge", d.iot_edge}}},
+      {"parentScopes", d.parent_scopes},
       {"tags", t.tags},
       {"properties",
        {{"desired", Section(t.desired, t.desired_metadata, t.desired_version)},
         {"reported", Section(t.reported, t.reported_metadata, t.reported_version)}}},
   };
+  // As on the Device JSON: a device without a scope has no deviceScope.
+  if (d.device_scope) j["deviceScope"] = *d.device_scope;
   return j;
 }
 
