@@ -32,6 +32,34 @@ std::optional<AuthType> ParseAuthType(std::string_view text) {
   return std::nullopt;
 }
 
+namespace {
+constexpr std::string_view kEdgeScopePrefix = "ms-azure-iot-edge://";
+}  // namespace
+
+std::string EdgeScopeOf(std::string_view device_id, std::string_view generation_id) {
+  return std::string(kEdgeScopePrefix).append(device_id).append("-").append(generation_id);
+}
+
+std::optional<std::string> DeviceIdInEdgeScope(std::string_view scope) {
+  if (!scope.starts_with(kEdgeScopePrefix)) return std::nullopt;
+  scope.remove_prefix(kEdgeScopePrefix.size());
+  // Device ids may contain '-'; generation ids are digits, so the last '-' separates them.
+  const size_t dash = scope.rfind('-');
+  if (dash == std::string_view::npos || dash == 0) return std::nullopt;
+  return std::string(scope.substr(0, dash));
+}
+
+void DeriveScopes(Device& device) {
+  if (device.iot_edge) {
+    device.device_scope = EdgeScopeOf(device.device_id, device.generation_id);
+  } else if (device.device_scope && !device.device_scope->empty()) {
+    device.parent_scopes = {*device.device_scope};
+  } else {
+    device.device_scope.reset();
+    device.parent_scopes.clear();
+  }
+}
+
 std::string Device::etag() const { return crypto::Base64Encode(std::to_string(version)); }
 
 Status ValidateDeviceId(std::string_view id) {

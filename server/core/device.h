@@ -31,7 +31,9 @@ struct Device {
   std::optional<std::string> primary_key, secondary_key;                // base64, for kSas
   std::optional<std::string> primary_thumbprint, secondary_thumbprint;  // hex, for kSelfSigned
   bool iot_edge = false;
+  // An Edge device's own scope (EdgeScopeOf), or a leaf device's parent Edge scope.
   std::optional<std::string> device_scope;
+  // The Edge devices above: a leaf's [device_scope]; an Edge device's parent, set by the client.
   std::vector<std::string> parent_scopes;
   bool connected = false;
   TimePoint connection_state_updated_time = kNever;
@@ -52,9 +54,19 @@ struct DeviceSpec {
   std::optional<std::string> primary_key, secondary_key;
   std::optional<std::string> primary_thumbprint, secondary_thumbprint;
   std::optional<bool> iot_edge;
-  std::optional<std::string> device_scope;
-  std::optional<std::vector<std::string>> parent_scopes;
+  std::optional<std::string> device_scope;  // a leaf's parent Edge scope ("" for none); ignored for Edge devices
+  std::optional<std::vector<std::string>> parent_scopes;  // an Edge device's parents; ignored for leaf devices
 };
+
+// IoT Edge scopes (learn.microsoft.com, .NET Device.Scope): an Edge device's scope is
+// "ms-azure-iot-edge://{deviceId}-{generationId}", made by the hub, so a re-created
+// device has a new one. Children name their parent by its scope.
+std::string EdgeScopeOf(std::string_view device_id, std::string_view generation_id);
+// The device id in an Edge scope (text between the prefix and the last '-'); nullopt when it is not one.
+std::optional<std::string> DeviceIdInEdgeScope(std::string_view scope);
+// What IoT Hub derives rather than stores as given: an Edge device's own scope, and a leaf
+// device's parentScopes, which is its deviceScope or nothing.
+void DeriveScopes(Device& device);
 
 // IoT Hub's device-id rule: 1–128 ASCII characters, letters, digits and - . % _ * ? ! ( ) , : = @ $ '
 Status ValidateDeviceId(std::string_view id);

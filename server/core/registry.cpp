@@ -94,10 +94,23 @@ Result<Device> ApplySpec(std::optional<Device> existing, const DeviceSpec& spec)
   d.auth_type = type;
 
   if (spec.iot_edge) d.iot_edge = *spec.iot_edge;
-  if (spec.device_scope) d.device_scope = spec.device_scope;
-  if (spec.parent_scopes) d.parent_scopes = *spec.parent_scopes;
   d.version += 1;
   return d;
+}
+
+// The scopes a write asks for, before they are checked against the registry. An Edge
+// device's own scope is the hub's (any deviceScope given is ignored, as IoT Hub does); its
+// parents are the parentScopes given. A leaf names its parent by deviceScope ("" for none)
+// and its parentScopes follow from that. A leaf holding its own former Edge scope (an Edge
+// device turned leaf, its JSON sent back as read) has no parent.
+void ApplyScopes(Device& d, const DeviceSpec& spec) {
+  if (d.iot_edge) {
+    if (spec.parent_scopes) d.parent_scopes = *spec.parent_scopes;
+  } else {
+    if (spec.device_scope) d.device_scope = spec.device_scope;
+    if (d.device_scope == EdgeScopeOf(d.device_id, d.generation_id)) d.device_scope.reset();
+  }
+  DeriveScopes(d);
 }
 
 Status NotFound(const std::string& id) { return Status::DeviceNotFound("Device '" + id + "' not found"); }
@@ -112,6 +125,7 @@ std::string Lower(std::string s) {
 Registry::Registry(DeviceStore& store, DeviceConnections* connections) : store_(store), connections_(connections) {}
 
 Device Registry::WithPresence(Device device) const {
+  DeriveScopes(device);  // devices stored before scopes were derived get theirs on the way out
   if (connections_) connections_->Overlay(device);
   if (message_counter_) device.cloud_to_device_message_count = message_counter_(device.device_id);
   return device;
@@ -154,6 +168,8 @@ Result<Device> Registry::PutLocked(const DeviceSpec& spec, const Precondition& p
   }
   auto device = ApplySpec(existing, spec);
   if (!device.ok()) return device;
+  ApplyScopes(device.value(), spec);
+  if (auto s = CheckParentScopes(existing, device.value()); !s.ok()) return s;
   if (!existing) {
     store_.Insert(device.value());
   } else {
@@ -161,6 +177,26 @@ Result<Device> Registry::PutLocked(const DeviceSpec& spec, const Precondition& p
   }
   CloseIfRevoked(existing, device.value());
   return WithPresence(std::move(device).value());
+}
+
+Status Registry::CheckParentScopes(const std::optional<Device>& before, const Device& after) {
+  for (const std::string& scope : after.parent_scopes) {
+    // A parent kept from before stays even if that Edge device is gone since, so that
+    // other changes to the child still go through.
+    if (before && std::find(before->parent_scopes.begin(), before->parent_scopes.end(), scope) !=
+                      before->parent_scopes.end()) {
+      continue;
+    }
+    const auto parent_id = DeviceIdInEdgeScope(scope);
+    std::optional<Device> parent;
+    if (parent_id && *parent_id != after.device_id) parent = store_.Find(*parent_id);
+    if (!parent || !parent->iot_edge || EdgeScopeOf(parent->device_id, parent->generation_id) != scope) {
+      return Status(ErrorCode::kInvalidDeviceScope,
+                    "The scope '" + scope + "' of device '" + after.device_id +
+                        "' is not the deviceScope of an existing IoT Edge device (other than itself)");
+    }
+  }
+  return Status::Ok();
 }
 
 Result<Device> Registry::Get(const std::string& device_id) {

@@ -77,6 +77,9 @@ class Registry {
   Result<Device> PutLocked(const DeviceSpec& spec, const Precondition& precondition);
   Status DeleteLocked(const std::string& device_id, const Precondition& precondition);
 
+  // Each parent scope `after` gains must be the scope of another existing Edge device.
+  Status CheckParentScopes(const std::optional<Device>& before, const Device& after);
+  // A device as served: its derived scopes, connection state and message count.
   Device WithPresence(Device device) const;
   void CloseIfRevoked(const std::optional<Device>& before, const Device& after);
 

@@ -14,6 +14,7 @@ ErrorInfo Info(ErrorCode code) {
     case ErrorCode::kArgumentInvalid: return {"ArgumentInvalid", 400004};
     case ErrorCode::kArgumentNull: return {"ArgumentNull", 400005};
     case ErrorCode::kIotHubFormatError: return {"IotHubFormatError", 400006};
+    case ErrorCode::kInvalidDeviceScope: return {"InvalidDeviceScope", 400028};
     case ErrorCode::kIotHubUnauthorizedAccess: return {"IotHubUnauthorizedAccess", 401002};
     case ErrorCode::kIotHubQuotaExceeded: return {"IotHubQuotaExceeded", 403002};
     case ErrorCode::kDeviceMaximumQueueDepthExceeded: return {"DeviceMaximumQueueDepthExceeded", 403004};

@@ -16,6 +16,7 @@ enum class ErrorCode {
   kArgumentInvalid,           // 400004
   kArgumentNull,              // 400005
   kIotHubFormatError,         // 400006
+  kInvalidDeviceScope,        // 400028 (number inferred from the order of IoT Hub's ErrorCode list)
   kIotHubUnauthorizedAccess,  // 401002
   kIotHubQuotaExceeded,       // 403002
   kDeviceMaximumQueueDepthExceeded,  // 403004

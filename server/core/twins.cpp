@@ -94,36 +94,6 @@ std::string TwinDocument::etag() const {
   return crypto::Base64Encode(bytes);
 }
 
-json TwinToJson(const Device& d, const TwinDocument& t) {
-  json desired = t.desired;
-  desired["$metadata"] = t.desired_metadata.empty() ? json{{"$lastUpdated", FormatIso8601(kNever)}} : t.desired_metadata;
-  desired["$version"] = t.desired_version;
-  json reported = t.reported;
-  reported["$metadata"] = t.reported_metadata.empty() ? json{{"$lastUpdated", FormatIso8601(kNever)}} : t.reported_metadata;
-  reported["$version"] = t.reported_version;
-  return {
-      {"deviceId", d.device_id},
-      {"moduleId", nullptr},
-      {"etag", t.etag()},
-      {"deviceEtag", d.etag()},
-      {"status", ToString(d.status)},
-      {"statusReason", d.status_reason ? json(*d.status_reason) : json(nullptr)},
-      {"statusUpdateTime", FormatIso8601(d.status_updated_time)},
-      {"connectionState", d.connected ? "Connected" : "Disconnected"},
-      {"lastActivityTime", FormatIso8601(d.last_activity_time)},
-      {"cloudToDeviceMessageCount", d.cloud_to_device_message_count},
-      {"authenticationType", ToString(d.auth_type)},
-      {"x509Thumbprint",
-       {{"primaryThumbprint", d.primary_thumbprint ? json(*d.primary_thumbprint) : json(nullptr)},
-        {"secondaryThumbprint", d.secondary_thumbprint ? json(*d.secondary_thumbprint) : json(nullptr)}}},
-      {"modelId", ""},
-      {"version", t.version},
-      {"capabilities", {{"iotEdge", d.iot_edge}}},
-      {"tags", t.tags},
-      {"properties", {{"desired", desired}, {"reported", reported}}},
-  };
-}
-
 Result<std::pair<Device, TwinDocument>> Twins::Get(const std::string& device_id) {
   auto device = registry_.Get(device_id);
   if (!device.ok()) return device.status();
@@ -151,7 +121,8 @@ Result<std::pair<Device, TwinDocument>> Twins::Replace(const std::string& device
   static const json kEmpty = json::object();
   const json* tags = twin.contains("tags") && !twin["tags"].is_null() ? &twin["tags"] : &kEmpty;
   const json* desired = &kEmpty;
-  if (twin.contains("properties") && twin["properties"].is_object() && twin["properties"].contains("desired")) {
+  if (twin.contains("properties") && twin["properties"].is_object() && twin["properties"].contains("desired") &&
+      !twin["properties"]["desired"].is_null()) {
     desired = &twin["properties"]["desired"];
   }
   return Update(device_id, precondition, tags, desired, /*replace=*/true);
@@ -162,7 +133,7 @@ Result<std::pair<Device, TwinDocument>> Twins::Update(const std::string& device_
   auto device = registry_.Get(device_id);
   if (!device.ok()) return device.status();
   for (auto [section, name] : {std::pair{tags, "tags"}, std::pair{desired, "desired"}}) {
-    if (!section) continue;
+    if (!section || section->is_null()) continue;  // only a patch's desired can be null: see below
     if (!section->is_object()) return Status::ArgumentInvalid(std::string("'") + name + "' must be a JSON object");
     if (auto s = ValidatePatch(*section, name, 1); !s.ok()) return s;
   }
@@ -186,7 +157,14 @@ Result<std::pair<Device, TwinDocument>> Twins::Update(const std::string& device_
       if (auto s = CheckSize(twin.tags, kMaxTagsBytes, "tags"); !s.ok()) return s;
     }
     if (desired) {
-      if (replace) {
+      if (desired->is_null()) {
+        // {"properties": {"desired": null}} removes every desired property. The device hears
+        // it as a patch deleting each one, which the device SDKs' merge (null deletes) applies.
+        notification = json::object();
+        for (const auto& item : twin.desired.items()) notification[item.key()] = nullptr;
+        twin.desired = json::object();
+        twin.desired_metadata = {{"$lastUpdated", now}};
+      } else if (replace) {
         twin.desired = WithoutNulls(*desired);
         twin.desired_metadata = MetadataFor(twin.desired, now);
       } else {
@@ -195,7 +173,7 @@ Result<std::pair<Device, TwinDocument>> Twins::Update(const std::string& device_
       if (auto s = CheckSize(twin.desired, kMaxPropertiesBytes, "desired properties"); !s.ok()) return s;
       twin.desired_version += 1;
       // The device hears the change as a patch; a replacement tells it the whole new state.
-      notification = replace ? twin.desired : *desired;
+      if (!desired->is_null()) notification = replace ? twin.desired : *desired;
       notification["$version"] = twin.desired_version;
     }
     twin.version += 1;

@@ -45,10 +45,11 @@ class Twins {
 
   // The twin with the device it belongs to (for the REST Twin JSON).
   Result<std::pair<Device, TwinDocument>> Get(const std::string& device_id);
-  // PATCH /twins/{id}: merges `tags` and `properties.desired`. Precondition kAny or kEtag.
+  // PATCH /twins/{id}: merges `tags` and `properties.desired` (null members delete); a
+  // `properties.desired` of null removes every desired property. Precondition kAny or kEtag.
   Result<std::pair<Device, TwinDocument>> Patch(const std::string& device_id, const nlohmann::json& patch,
                                                 const Precondition& precondition);
-  // PUT /twins/{id}: replaces tags and desired properties.
+  // PUT /twins/{id}: replaces tags and desired properties (absent or null: none).
   Result<std::pair<Device, TwinDocument>> Replace(const std::string& device_id, const nlohmann::json& twin,
                                                   const Precondition& precondition);
   // A device's reported-properties patch; returns the new reported $version.
@@ -68,8 +69,5 @@ class Twins {
   DeviceConnections& connections_;
   std::mutex mu_;  // serialises read-modify-write of twins
 };
-
-// The Twin JSON of the REST API (spec §4.3), with `$metadata` and `$version` in each section.
-nlohmann::json TwinToJson(const Device& device, const TwinDocument& twin);
 
 }  // namespace iothub

@@ -5,6 +5,7 @@
 #include "http/error_response.h"
 #include "http/handlers.h"
 #include "http/request_auth.h"
+#include "http/twin_json.h"
 
 namespace iothub::http {
 namespace {

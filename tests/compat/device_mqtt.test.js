@@ -179,3 +179,32 @@ test('twins: getTwin, reported update and the desired listener against Registry 
   await assert.rejects(registry.updateTwin('node-twin', { tags: { stale: true } }, serviceTwin.etag), errors.InvalidEtagError);
   await device.close();
 });
+
+test('twins: Twin.update with desired null removes every desired property, and the device hears each one go', async () => {
+  const registry = Registry.fromConnectionString(hubConnectionString());
+  const created = (await registry.create({ deviceId: 'node-twin-clear' })).responseBody;
+  const device = Client.fromConnectionString(
+    `HostName=localhost;DeviceId=node-twin-clear;SharedAccessKey=${created.authentication.symmetricKey.primaryKey}`, Mqtt);
+  await device.open();
+  const deviceTwin = await device.getTwin();  // subscribes to desired-property changes
+  const deltas = [];
+  deviceTwin.on('properties.desired', (delta) => deltas.push(delta));
+
+  const serviceTwin = (await registry.getTwin('node-twin-clear')).responseBody;
+  await serviceTwin.update({ tags: { site: 'north' }, properties: { desired: { interval: 5, mode: { eco: true } } } });
+  await waitUntil('the device to hear interval 5', () => deviceTwin.properties.desired.interval === 5);
+
+  // The SDK's Twin sends its own etag (If-Match) with the patch.
+  await serviceTwin.update({ properties: { desired: null } });
+  const cleared = await waitUntil('the device to hear the clearing patch',
+    () => deltas.find((d) => Object.prototype.hasOwnProperty.call(d, 'interval') && d.interval === null));
+  assert.deepEqual(cleared, { interval: null, mode: null, $version: serviceTwin.properties.desired.$version });
+  assert.equal(deviceTwin.properties.desired.interval, undefined);  // the device SDK's merge deleted them
+  assert.equal(deviceTwin.properties.desired.mode, undefined);
+
+  const fresh = (await registry.getTwin('node-twin-clear')).responseBody;
+  assert.deepEqual(Object.keys(fresh.properties.desired).sort(), ['$metadata', '$version']);
+  assert.equal(fresh.properties.desired.$version, cleared.$version);
+  assert.deepEqual(fresh.tags, { site: 'north' });
+  await device.close();
+});

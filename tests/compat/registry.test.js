@@ -132,6 +132,42 @@ test('wrong credentials fail with UnauthorizedError', async () => {
   await assert.rejects(serviceOnly.list(), errors.UnauthorizedError);
 });
 
+test('an IoT Edge device gets its deviceScope; a leaf and a nested Edge device name it and read it back as parentScopes', async () => {
+  const edge = (await registry.create({ deviceId: 'edge-gw', capabilities: { iotEdge: true } })).responseBody;
+  assert.equal(edge.deviceScope, `ms-azure-iot-edge://edge-gw-${edge.generationId}`);
+  assert.deepEqual(edge.parentScopes, []);
+
+  const leaf = (await registry.create({ deviceId: 'edge-leaf', deviceScope: edge.deviceScope })).responseBody;
+  assert.equal(leaf.deviceScope, edge.deviceScope);
+  assert.deepEqual(leaf.parentScopes, [edge.deviceScope]);
+  const nested = (await registry.create({
+    deviceId: 'edge-nested', capabilities: { iotEdge: true }, parentScopes: [edge.deviceScope],
+  })).responseBody;
+  assert.equal(nested.deviceScope, `ms-azure-iot-edge://edge-nested-${nested.generationId}`);
+  assert.deepEqual(nested.parentScopes, [edge.deviceScope]);
+
+  assert.deepEqual((await registry.get('edge-leaf')).responseBody.parentScopes, [edge.deviceScope]);
+  const listed = (await registry.list()).responseBody.find((d) => d.deviceId === 'edge-nested');
+  assert.deepEqual(listed.parentScopes, [edge.deviceScope]);
+  const twin = (await registry.getTwin('edge-nested')).responseBody;
+  assert.equal(twin.deviceScope, nested.deviceScope);
+  assert.deepEqual(twin.parentScopes, [edge.deviceScope]);
+
+  // As the SDK's own end-to-end test expects of IoT Hub: a scope that names no Edge device is refused.
+  const moved = { ...leaf, deviceScope: require('node:crypto').randomUUID() };
+  await assert.rejects(registry.update(moved), errors.ArgumentError);
+  await assert.rejects(registry.create({ deviceId: 'edge-orphan', deviceScope: 'ms-azure-iot-edge://nobody-638000000000000000' }),
+    errors.ArgumentError);
+  await assert.rejects(registry.get('edge-orphan'), errors.DeviceNotFoundError);
+  assert.equal((await registry.get('edge-leaf')).responseBody.deviceScope, edge.deviceScope);
+
+  // The leaf's JSON sent back as read updates; an empty deviceScope takes it out of the parent.
+  const unchanged = (await registry.update({ ...leaf, status: 'disabled' })).responseBody;
+  assert.deepEqual(unchanged.parentScopes, [edge.deviceScope]);
+  const freed = (await registry.update({ ...leaf, deviceScope: '' })).responseBody;
+  assert.deepEqual(freed.parentScopes, []);
+});
+
 test('the registry survives a restart', async () => {
   const before = (await registry.get('gen-keys')).responseBody;
   await hub.stop();

@@ -14,6 +14,7 @@
 #include "core/twins.h"
 #include "fuzz_check.h"
 #include "fuzz_hub.h"
+#include "http/twin_json.h"
 #include "storage/sqlite_database.h"
 #include "storage/sqlite_device_store.h"
 #include "storage/sqlite_twin_store.h"
@@ -62,7 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   auto twin = hub.twins.Get(device_id);
   Check(twin.ok(), "the twin of an existing device loads");
-  (void)TwinToJson(twin->first, twin->second).dump();
+  (void)http::TwinToJson(twin->first, twin->second).dump();
   auto view = hub.twins.DeviceView(device_id);
   Check(view.ok(), "a device sees its twin");
   (void)view->dump();

@@ -192,6 +192,79 @@ TEST_CASE("Registry API: bulk create, update and delete with per-device errors")
   CHECK(Body(hub.Get("/statistics/devices"))["totalDeviceCount"] == 0);
 }
 
+TEST_CASE("Registry API: IoT Edge devices get a scope, and children name an existing Edge parent by it") {
+  EmulatorProcess hub;
+  json edge = Body(hub.Put("/devices/edge1", R"({"deviceId":"edge1","capabilities":{"iotEdge":true}})"));
+  CHECK(edge["deviceScope"] == "ms-azure-iot-edge://edge1-" + edge["generationId"].get<std::string>());
+  CHECK(edge["parentScopes"] == json::array());
+  const std::string scope = edge["deviceScope"];
+
+  // A leaf names its parent with deviceScope and gets it as its parentScopes.
+  auto leaf = hub.Put("/devices/leaf1", R"({"deviceId":"leaf1","deviceScope":")" + scope + R"("})");
+  REQUIRE(leaf->status == 200);
+  CHECK(Body(leaf)["deviceScope"] == scope);
+  CHECK(Body(leaf)["parentScopes"] == json::array({scope}));
+  // A nested Edge device keeps its own scope and names its parent with parentScopes.
+  auto nested = Body(hub.Put("/devices/edge2",
+                             R"({"deviceId":"edge2","capabilities":{"iotEdge":true},"deviceScope":")" + scope +
+                                 R"(","parentScopes":[")" + scope + R"("]})"));
+  CHECK(nested["deviceScope"] == "ms-azure-iot-edge://edge2-" + nested["generationId"].get<std::string>());
+  CHECK(nested["parentScopes"] == json::array({scope}));
+  // GET, list and the twin show the same.
+  CHECK(Body(hub.Get("/devices/leaf1"))["parentScopes"] == json::array({scope}));
+  json twin = Body(hub.Get("/twins/edge2"));
+  CHECK(twin["deviceScope"] == nested["deviceScope"]);
+  CHECK(twin["parentScopes"] == json::array({scope}));
+  for (const json& d : Body(hub.Get("/devices"))) {
+    if (d["deviceId"] == "edge1") CHECK(d["deviceScope"] == scope);
+  }
+
+  struct Case {
+    const char* name;
+    std::string path, body;
+  };
+  const std::string unknown = "ms-azure-iot-edge://ghost-638000000000000000";
+  const Case refused[] = {
+      {"create a leaf under no device", "/devices/leaf2", R"({"deviceId":"leaf2","deviceScope":")" + unknown + R"("})"},
+      {"create a leaf under a non-Edge device", "/devices/leaf2",
+       R"({"deviceId":"leaf2","deviceScope":"ms-azure-iot-edge://leaf1-)" + Body(hub.Get("/devices/leaf1"))["generationId"].get<std::string>() + R"("})"},
+      {"create an Edge child under no device", "/devices/edge3",
+       R"({"deviceId":"edge3","capabilities":{"iotEdge":true},"parentScopes":[")" + unknown + R"("]})"},
+      {"create a leaf under an arbitrary string", "/devices/leaf2", R"({"deviceId":"leaf2","deviceScope":"my-scope"})"},
+  };
+  for (const Case& c : refused) {
+    CAPTURE(c.name);
+    auto res = hub.Put(c.path, c.body);
+    CHECK(res->status == 400);
+    CHECK(ErrorCodeOf(res) == "InvalidDeviceScope");
+  }
+  CHECK(hub.Get("/devices/leaf2")->status == 404);
+  CHECK(hub.Get("/devices/edge3")->status == 404);
+
+  // Updates are checked too: a scope naming nothing, an Edge device as its own parent.
+  auto moved = hub.Put("/devices/leaf1", R"({"deviceId":"leaf1","deviceScope":")" + unknown + R"("})", {{"If-Match", "*"}});
+  CHECK(moved->status == 400);
+  CHECK(ErrorCodeOf(moved) == "InvalidDeviceScope");
+  auto own = hub.Put("/devices/edge1", R"({"deviceId":"edge1","capabilities":{"iotEdge":true},"parentScopes":[")" + scope +
+                                           R"("]})", {{"If-Match", "*"}});
+  CHECK(ErrorCodeOf(own) == "InvalidDeviceScope");
+  CHECK(Body(hub.Get("/devices/leaf1"))["deviceScope"] == scope);
+  // An empty deviceScope takes a leaf out of its parent; the Edge device's own scope cannot be changed.
+  auto freed = Body(hub.Put("/devices/leaf1", R"({"deviceId":"leaf1","deviceScope":""})", {{"If-Match", "*"}}));
+  CHECK_FALSE(freed.contains("deviceScope"));
+  CHECK(freed["parentScopes"] == json::array());
+  auto kept = Body(hub.Put("/devices/edge1", R"({"deviceId":"edge1","deviceScope":"other"})", {{"If-Match", "*"}}));
+  CHECK(kept["deviceScope"] == scope);
+
+  // Bulk reports a bad scope per device.
+  json bulk = Body(hub.Post("/devices", R"([{"id":"b1","importMode":"create","deviceScope":")" + unknown +
+                                            R"("},{"id":"b2","importMode":"create","deviceScope":")" + scope + R"("}])"));
+  REQUIRE(bulk["errors"].size() == 1);
+  CHECK(bulk["errors"][0]["deviceId"] == "b1");
+  CHECK(bulk["errors"][0]["errorCode"] == "InvalidDeviceScope");
+  CHECK(Body(hub.Get("/devices/b2"))["parentScopes"] == json::array({scope}));
+}
+
 TEST_CASE("Registry API: unknown paths are 404 in IoT Hub's form") {
   EmulatorProcess hub;
   auto res = hub.Get("/nothing/here");

@@ -164,6 +164,41 @@ TEST_CASE("Twins MQTT: desired changes reach the connected device in version ord
   CHECK_FALSE(two->Receive(300ms));
 }
 
+TEST_CASE("Twins: a patch with desired null removes every desired property and tells the device each one is gone") {
+  EmulatorProcess hub;
+  CreateTestDevice(hub, "dev1");
+  REQUIRE(Patch(hub, "dev1", {{"tags", {{"room", "lab"}}},
+                              {"properties", {{"desired", {{"interval", 5}, {"telemetry", {{"on", true}}}}}}}})
+              ->status == 200);
+  auto device = TwinDevice(hub, "dev1");
+  json before = json::parse(hub.Get("/twins/dev1")->body);
+
+  auto cleared = Patch(hub, "dev1", {{"properties", {{"desired", nullptr}}}}, before["etag"]);
+  REQUIRE(cleared->status == 200);
+  json after = json::parse(cleared->body);
+  json desired = after["properties"]["desired"];
+  CHECK(desired["$version"] == 3);
+  CHECK(desired["$metadata"] == json{{"$lastUpdated", desired["$metadata"]["$lastUpdated"]}});
+  desired.erase("$version");
+  desired.erase("$metadata");
+  CHECK(desired == json::object());
+  CHECK(after["tags"] == json{{"room", "lab"}});  // only the desired properties go
+  CHECK(after["etag"] != before["etag"]);
+  CHECK(json::parse(hub.Get("/twins/dev1")->body)["properties"]["desired"]["$version"] == 3);
+
+  auto note = NextPublish(*device);
+  CHECK(note.topic == "$iothub/twin/PATCH/properties/desired/?$version=3");
+  CHECK(json::parse(note.payload) == json{{"interval", nullptr}, {"telemetry", nullptr}, {"$version", 3}});
+
+  // The device's own view agrees, and a stale etag clears nothing.
+  device->Send(mqtt::Publish{"$iothub/twin/GET/?$rid=g", " ", 0, false, false, 0});
+  CHECK(json::parse(NextPublish(*device).payload)["desired"] == json{{"$version", 3}});
+  REQUIRE(Patch(hub, "dev1", {{"properties", {{"desired", {{"again", 1}}}}}})->status == 200);
+  (void)NextPublish(*device);
+  CHECK(Patch(hub, "dev1", {{"properties", {{"desired", nullptr}}}}, before["etag"])->status == 412);
+  CHECK(json::parse(hub.Get("/twins/dev1")->body)["properties"]["desired"]["again"] == 1);
+}
+
 TEST_CASE("Twins: a deleted device's twin goes with it") {
   EmulatorProcess hub;
   CreateTestDevice(hub, "dev1");
