@@ -1,5 +1,5 @@
 // The cloud-to-device queues and the feedback queue in SQLite
-// (schema/0004_cloud_to_device.sql, schema/0007_cloud_to_device_leases.sql).
+// (schema/0004_cloud_to_device.sql, schema/0006_cloud_to_device_leases.sql).
 #pragma once
 
 #include "core/cloud_to_device.h"
