@@ -6,7 +6,7 @@ ARGS ?=
 SETUP_FLAGS ?=
 COMPAT := tests/compat
 
-.PHONY: all setup configure build run test test-plain test-sanitize bench fuzz clean
+.PHONY: all setup configure build run test test-plain test-sanitize bench bench-readers fuzz clean
 
 all: build
 
@@ -50,6 +50,11 @@ test-sanitize: setup
 BENCH_ARGS ?=
 bench: build
 	$(BUILD_DIR)/mqtt-bench --emulator $(BUILD_DIR)/iothub-emulator $(BENCH_ARGS)
+
+# Live event readers against ingest, on an empty log and a million-event one (bench/README.md).
+READER_BENCH_ARGS ?=
+bench-readers: build
+	$(BUILD_DIR)/reader-bench --emulator $(BUILD_DIR)/iothub-emulator $(READER_BENCH_ARGS)
 
 # Runs every libFuzzer target (tests/fuzz) for FUZZ_SECONDS each, in its own clang build
 # (build-fuzz); fails on any finding. One target: scripts/fuzz.sh mqtt_codec_fuzz.

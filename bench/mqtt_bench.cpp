@@ -28,16 +28,15 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.h"
 #include "core/sas_token.h"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using namespace bench;
 
 namespace {
-
-const std::string kOwnerKey = "7r3KxkLA5oZr/fN2IcckoG1ybGiApgGjvQKk5btv0Zc=";
-const std::string kDeviceKey = "YmVuY2htYXJrLWRldmljZS1rZXktMzItYnl0ZXMhISE=";
 
 struct Options {
   std::string emulator = "build/iothub-emulator";
@@ -47,112 +46,6 @@ struct Options {
   int size = 256;       // payload bytes
   int idle = 5000;
   int inflight = 20;    // libmosquitto's default window
-};
-
-int64_t UnixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-bool PortOpen(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
-pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    FILE* f = std::fopen(log.c_str(), "w");
-    ::dup2(fileno(f), 1);
-    ::dup2(fileno(f), 2);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-void StopProcess(pid_t pid) {
-  ::kill(pid, SIGTERM);
-  ::waitpid(pid, nullptr, 0);
-}
-
-// VmRSS or VmHWM of a process, in KiB.
-long ProcKib(pid_t pid, const char* field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field, 0) == 0) return std::stol(line.substr(std::strlen(field) + 1));
-  }
-  return 0;
-}
-
-void RaiseFileLimit() {
-  rlimit limit{};
-  getrlimit(RLIMIT_NOFILE, &limit);
-  limit.rlim_cur = limit.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &limit);
-}
-
-struct Emulator {
-  pid_t pid = -1;
-  int https_port = 0;
-  int mqtt_port = 0;
-  fs::path dir;
-
-  Emulator(const Options& o, const fs::path& data_dir, bool in_memory) : dir(data_dir) {
-    https_port = FreePort();
-    mqtt_port = FreePort();
-    std::vector<std::string> args = {o.emulator, "--data-dir", dir.string(), "--https-port", std::to_string(https_port),
-                                     "--https-bind", "127.0.0.1", "--mqtt-port", std::to_string(mqtt_port),
-                                     "--mqtt-bind", "127.0.0.1", "--log-level", "warn"};
-    if (in_memory) {
-      args.insert(args.end(), {"--in-memory", "--tls-cert", (dir / "certs/server.pem").string(), "--tls-key",
-                               (dir / "certs/server.key").string()});
-    }
-    pid = Spawn(args, (dir / (in_memory ? "emulator-idle.log" : "emulator.log")).string());
-    for (int i = 0; i < 200 && !PortOpen(mqtt_port); ++i) std::this_thread::sleep_for(25ms);
-    if (!PortOpen(mqtt_port)) throw std::runtime_error("the emulator did not start; see " + dir.string());
-  }
-
-  void CreateDevices(const std::string& prefix, int count) {
-    httplib::SSLClient cli("localhost", https_port);
-    cli.set_ca_cert_path((dir / "certs/ca.pem").c_str());
-    cli.enable_server_certificate_verification(true);
-    const std::string token = "SharedAccessSignature sr=localhost&sig=" + *iothub::SignSas("localhost", UnixNow() + 3600, kOwnerKey) +
-                              "&skn=iothubowner&se=" + std::to_string(UnixNow() + 3600);
-    for (int start = 0; start < count; start += 100) {
-      nlohmann::json batch = nlohmann::json::array();
-      for (int i = start; i < std::min(count, start + 100); ++i) {
-        batch.push_back({{"id", prefix + std::to_string(i)},
-                         {"importMode", "create"},
-                         {"authentication", {{"symmetricKey", {{"primaryKey", kDeviceKey}, {"secondaryKey", kDeviceKey}}}}}});
-      }
-      auto res = cli.Post("/devices", {{"Authorization", token}}, batch.dump(), "application/json");
-      if (!res || res->status != 200) throw std::runtime_error("creating devices failed");
-    }
-  }
-
-  ~Emulator() { StopProcess(pid); }
 };
 
 struct Publisher {
@@ -288,9 +181,7 @@ StreamLatency MeasureStreamLatency(Emulator& hub, const std::string& ca, int mes
   std::condition_variable cv;
   std::map<std::string, Clock::time_point> arrived;
   std::atomic<bool> open{false}, stop{false};
-  const std::string token = "SharedAccessSignature sr=localhost&sig=" +
-                            *iothub::SignSas("localhost", UnixNow() + 3600, kOwnerKey) +
-                            "&skn=iothubowner&se=" + std::to_string(UnixNow() + 3600);
+  const std::string token = ServiceToken();
   std::thread reader([&] {
     httplib::SSLClient cli("localhost", hub.https_port);
     cli.set_ca_cert_path(ca.c_str());
@@ -364,12 +255,6 @@ StreamLatency MeasureStreamLatency(Emulator& hub, const std::string& ca, int mes
   return out;
 }
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
-}
-
 int64_t CountStoredEvents(const fs::path& db_path) {
   sqlite3* db = nullptr;
   sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
@@ -410,7 +295,7 @@ int main(int argc, char** argv) {
   long emulator_peak_kib = 0;
   int64_t stored = 0;
   {
-    Emulator hub(o, dir, false);
+    Emulator hub(o.emulator, dir, false);
     hub.CreateDevices("bench-", o.devices);
     std::vector<std::string> ids;
     for (int i = 0; i < o.devices; ++i) ids.push_back("bench-" + std::to_string(i));
@@ -465,7 +350,7 @@ int main(int argc, char** argv) {
     fs::remove(dir / "iothub.db-wal");
     fs::remove(dir / "iothub.db-shm");
     {
-      Emulator hub(o, dir, false);
+      Emulator hub(o.emulator, dir, false);
       hub.CreateDevices("idle-", o.idle);
       idle_emulator = ConnectIdle(o.idle, hub.pid, hub.mqtt_port, ca, [](int i) {
         std::string id = "idle-" + std::to_string(i);

@@ -178,7 +178,7 @@ int Run(const app::Config& c) {
   }
   auto event_log = std::make_unique<EventLog>(
       event_store, EventLog::Options{c.partitions,
-                                     std::chrono::seconds(static_cast<int64_t>(c.retention_hours * 3600)), 4096});
+                                     std::chrono::seconds(static_cast<int64_t>(c.retention_hours * 3600)), 4096, {}});
   if (event_log->partition_count() != c.partitions) {
     spdlog::warn("The event log was created with {} partitions; --partitions {} applies only to a new data directory",
                  event_log->partition_count(), c.partitions);

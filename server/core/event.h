@@ -2,7 +2,11 @@
 // readers see it (spec §6.5).
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -24,6 +28,23 @@ struct SystemProperties {
   std::optional<std::string> absolute_expiry_time;  // ISO 8601, as the device sent it
 };
 
+// What readers of one protocol make of a committed event (its event-stream JSON, its
+// AMQP message), made once and shared by all of them: with several live readers, the
+// event is encoded once, not once per reader. Thread-safe.
+class EventRenderings {
+ public:
+  enum Slot { kEventStreamJson, kAmqpMessage, kSlots };
+  // The rendering in `slot`, made by make() the first time it is asked for.
+  const std::string& Get(Slot slot, const std::function<std::string()>& make) {
+    std::call_once(once_[slot], [&] { value_[slot] = make(); });
+    return value_[slot];
+  }
+
+ private:
+  std::array<std::once_flag, kSlots> once_;
+  std::array<std::string, kSlots> value_;
+};
+
 struct Event {
   std::string body;
   SystemProperties properties;
@@ -36,6 +57,8 @@ struct Event {
   int64_t sequence_number = -1;
   int64_t offset = -1;  // byte position in the partition, as Event Hubs offsets are
   TimePoint enqueued_time{};
+  // Set for events handed to live readers; null for events read back from the store.
+  std::shared_ptr<EventRenderings> renderings;
 
   const std::string* Annotation(std::string_view name) const {
     for (const auto& [k, v] : annotations) {

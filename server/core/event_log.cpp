@@ -8,6 +8,7 @@ EventLog::EventLog(EventStore& store, Options options) : store_(store), options_
   partition_count_ = existing.value_or(options_.partitions);
   positions_ = store_.Positions();
   for (const auto& p : positions_) next_sequence_.push_back(p.next_sequence_number);
+  tail_ = std::make_unique<EventTail>(next_sequence_, options_.tail);
   writer_ = std::thread([this] { WriterLoop(); });
   retention_ = std::thread([this] { RetentionLoop(); });
 }
@@ -43,6 +44,7 @@ void EventLog::Append(Event event, Done done) {
 void EventLog::WriterLoop() {
   std::vector<Pending> batch;
   std::vector<const Event*> events;
+  std::vector<EventPtr> committed;
   while (true) {
     {
       std::unique_lock lock(mu_);
@@ -77,6 +79,13 @@ void EventLog::WriterLoop() {
       status = Status::ServerError(std::string("The event log could not store the message: ") + ex.what());
     }
     if (status.ok()) {
+      // Live readers get the events from memory; the ones waiting hear of it next.
+      committed.clear();
+      for (Pending& p : batch) {
+        p.event.renderings = std::make_shared<EventRenderings>();
+        committed.push_back(std::make_shared<const Event>(std::move(p.event)));
+      }
+      tail_->Add(committed);
       std::lock_guard lock(committed_mu_);
       ++commits_;
       for (size_t p = 0; p < positions_.size(); ++p) next_sequence_[p] = positions_[p].next_sequence_number;
@@ -87,6 +96,14 @@ void EventLog::WriterLoop() {
     }
     batch.clear();
   }
+}
+
+std::vector<EventPtr> EventLog::ReadPartition(int partition, int64_t from, size_t max) {
+  std::vector<EventPtr> out;
+  if (tail_->Read(partition, from, max, out)) return out;
+  // Older than memory holds: from the store, up to where memory takes over.
+  for (Event& e : store_.ReadPartition(partition, from, max)) out.push_back(std::make_shared<const Event>(std::move(e)));
+  return out;
 }
 
 uint64_t EventLog::commit_count() const {

@@ -2,16 +2,22 @@
 // thread are grouped and committed together by one writer thread (group commit),
 // and each caller hears back only once its event is durably stored: that is
 // when a device gets its PUBACK. A second thread enforces retention.
+// Each commit is also handed to an in-memory tail (EventTail), from which live
+// readers are served; readers further behind read the store on connections of
+// their own. Either way a reader never waits for the writer's lock.
 #pragma once
 
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "core/event_store.h"
+#include "core/event_tail.h"
 #include "core/status.h"
 
 namespace iothub {
@@ -25,6 +31,7 @@ class EventLog {
     int partitions = 4;
     std::chrono::seconds retention = std::chrono::hours(24);
     size_t max_batch = 4096;  // events per transaction
+    EventTail::Limits tail;   // what live readers are served from memory
   };
 
   // Uses the partition count the store was created with, if any (a changed
@@ -35,6 +42,13 @@ class EventLog {
   // Assigns partition, sequence number, offset and enqueued time, and stores it.
   void Append(Event event, Done done);
   std::vector<Event> Read(const EventQuery& query) { return store_.Read(query); }
+  // At most `max` committed events of `partition` from sequence number `from` on, in
+  // order: from memory when recent, else from the store. Thread-safe; never blocks the writer.
+  std::vector<EventPtr> ReadPartition(int partition, int64_t from, size_t max);
+  // The first sequence number of `partition` at or after a byte offset or enqueued time; nullopt if none.
+  std::optional<int64_t> FirstSequenceAtOrAfter(int partition, EventStore::Key key, int64_t value) {
+    return store_.FirstSequenceAtOrAfter(partition, key, value);
+  }
 
   int partition_count() const { return partition_count_; }
   // A stable hash of the device id (FNV-1a), so a device's events stay in order in one partition.
@@ -61,6 +75,7 @@ class EventLog {
   const Options options_;
   int partition_count_ = 0;
   std::vector<PartitionPosition> positions_;  // writer thread only
+  std::unique_ptr<EventTail> tail_;
 
   std::mutex mu_;
   std::condition_variable wake_writer_;

@@ -39,6 +39,13 @@ class EventStore {
   virtual void Append(const std::vector<const Event*>& events, const std::vector<PartitionPosition>& positions) = 0;
   // Ordered by partition, then sequence number.
   virtual std::vector<Event> Read(const EventQuery& query) = 0;
+  // At most `max` events of one partition from sequence number `from` on, in order. A
+  // reader's query: it runs beside Append (on a read connection) without waiting for it.
+  virtual std::vector<Event> ReadPartition(int partition, int64_t from, size_t max) = 0;
+  // The sequence number of the first event of `partition` whose byte offset (or
+  // enqueued time, in microseconds since the epoch) is at least `value`; nullopt if none is.
+  enum class Key { kOffset, kEnqueuedTime };
+  virtual std::optional<int64_t> FirstSequenceAtOrAfter(int partition, Key key, int64_t value) = 0;
   // Removes events enqueued before `cutoff`; returns how many.
   virtual int64_t DeleteEnqueuedBefore(TimePoint cutoff) = 0;
 };

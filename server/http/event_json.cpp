@@ -21,14 +21,6 @@ bool IsUtf8(const std::string& s) {
   }
 }
 
-// Property text as JSON can carry it. The MQTT front end refuses properties that
-// are not UTF-8, but an event may come from elsewhere (a store written by an older
-// version); invalid bytes become U+FFFD rather than making every dump() throw.
-std::string Displayable(const std::string& s) {
-  if (IsUtf8(s)) return s;
-  return json::parse(json(s).dump(-1, ' ', false, json::error_handler_t::replace)).get<std::string>();
-}
-
 }  // namespace
 
 json EventToJson(const Event& e) {
@@ -55,7 +47,7 @@ json EventToJson(const Event& e) {
 
   json props = json::object();
   auto put = [&](const char* name, const std::optional<std::string>& v) {
-    if (v) props[name] = Displayable(*v);
+    if (v) props[name] = *v;
   };
   put("messageId", e.properties.message_id);
   put("correlationId", e.properties.correlation_id);
@@ -66,17 +58,24 @@ json EventToJson(const Event& e) {
   j["properties"] = std::move(props);
 
   json app = json::object();
-  for (const auto& [k, v] : e.application_properties) app[Displayable(k)] = Displayable(v);
+  for (const auto& [k, v] : e.application_properties) app[k] = v;
   j["applicationProperties"] = std::move(app);
 
   json annotations = json::object();
-  for (const auto& [k, v] : e.annotations) annotations[Displayable(k)] = Displayable(v);
+  for (const auto& [k, v] : e.annotations) annotations[k] = v;
   annotations["iothub-enqueuedtime"] = FormatIso8601(e.enqueued_time);
   annotations["x-opt-sequence-number"] = e.sequence_number;
   annotations["x-opt-offset"] = std::to_string(e.offset);
   annotations["x-opt-enqueued-time"] = FormatIso8601(e.enqueued_time);
   j["annotations"] = std::move(annotations);
   return j;
+}
+
+std::string EventToJsonText(const Event& event) {
+  // The front ends refuse properties that are not UTF-8, but an event may come from
+  // elsewhere (a store written by an older version): such bytes become U+FFFD rather
+  // than making the dump throw.
+  return EventToJson(event).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace iothub::http

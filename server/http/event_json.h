@@ -2,6 +2,7 @@
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
+#include <string>
 
 #include "core/event.h"
 
@@ -11,7 +12,11 @@ namespace iothub::http {
 //  properties, applicationProperties, annotations}. The body is parsed JSON when
 // the content type says JSON and it parses ("json"), text when it is UTF-8
 // ("text"), base64 otherwise ("base64"). Annotations include the x-opt-* ones an
-// Event Hubs reader sees.
+// Event Hubs reader sees. Property text that is not UTF-8 stays as it was: write
+// the document with nlohmann's error_handler_t::replace (EventToJsonText does).
 nlohmann::json EventToJson(const Event& event);
+
+// EventToJson as one line of text, bytes that are not UTF-8 written as U+FFFD.
+std::string EventToJsonText(const Event& event);
 
 }  // namespace iothub::http

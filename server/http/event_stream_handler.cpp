@@ -3,6 +3,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "core/event_reader.h"
 #include "core/time_format.h"
 #include "http/error_response.h"
 #include "http/event_json.h"
@@ -60,11 +61,8 @@ Result<StreamPosition> StartPosition(const HttpContext& ctx, const httplib::Requ
                                    from + "'");
   }
   // The first event at or after that time, per partition.
-  StreamPosition position = ctx.events.NextSequenceNumbers();
-  for (int p = 0; p < partitions; ++p) {
-    auto first = ctx.events.Read({p, 0, *time, std::nullopt, 1});
-    if (!first.empty()) position[p] = first.front().sequence_number;
-  }
+  StreamPosition position(partitions);
+  for (int p = 0; p < partitions; ++p) position[p] = ResolvePosition(ctx.events, p, EventPosition::EnqueuedTime(*time));
   return position;
 }
 
@@ -97,36 +95,47 @@ void StreamEvents(const HttpContext& ctx, const httplib::Request& req, httplib::
 
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
-  auto position = std::make_shared<StreamPosition>(std::move(start).value());
+  // A device's events are all in its partition: read only that one.
+  std::vector<int> partitions;
+  if (only_partition) {
+    partitions.push_back(*only_partition);
+  } else if (device) {
+    partitions.push_back(ctx.events.PartitionOf(*device));
+  }
+  auto reader = std::make_shared<EventReader>(ctx.events, std::move(start).value(), std::move(partitions));
   res.set_chunked_content_provider(
       "text/event-stream",
-      [&ctx, position, device, only_partition](size_t offset, httplib::DataSink& sink) {
+      [reader, device](size_t offset, httplib::DataSink& sink) {
         if (offset == 0) {
           // Tells the reader the stream is live: every event from here on reaches it.
           static const std::string kOpen = ": open\n\n";
           return sink.write(kOpen.data(), kOpen.size());
         }
-        uint64_t seen = ctx.events.commit_count();
-        const std::vector<int64_t> committed = ctx.events.NextSequenceNumbers();
-        bool sent = false;
-        for (int p = 0; p < static_cast<int>(position->size()); ++p) {
-          if (only_partition && p != *only_partition) continue;
-          auto events = ctx.events.Read({p, (*position)[p], std::nullopt, device, kBatch});
-          for (const Event& e : events) {
-            (*position)[p] = e.sequence_number + 1;
-            std::string frame = "id: " + FormatStreamPosition(*position) + "\nevent: message\ndata: " +
-                                EventToJson(e).dump() + "\n\n";
-            if (!sink.write(frame.data(), frame.size())) return false;
-            sent = true;
-          }
-          // Everything committed before the read has been seen, matching or not.
-          if (events.size() < kBatch) (*position)[p] = std::max((*position)[p], committed[p]);
-        }
-        if (!sent && ctx.events.WaitForCommit(seen, kHeartbeat) == seen) {
+        StreamPosition position = reader->next();
+        auto events = reader->Read(kBatch, kHeartbeat);
+        if (events.empty()) {
           // Nothing new: a comment line, so that a reader that went away is noticed.
           static const std::string kPing = ": keep-alive\n\n";
           if (!sink.write(kPing.data(), kPing.size())) return false;
+          return sink.is_writable();
         }
+        // All of them in one write: one chunk, one system call.
+        std::string frames;
+        for (const EventPtr& e : events) {
+          position[e->partition] = e->sequence_number + 1;
+          if (device) {
+            const std::string* from = e->Annotation("iothub-connection-device-id");
+            if (!from || *from != *device) continue;
+          }
+          frames += "id: " + FormatStreamPosition(position) + "\nevent: message\ndata: ";
+          if (e->renderings) {
+            frames += e->renderings->Get(EventRenderings::kEventStreamJson, [&] { return EventToJsonText(*e); });
+          } else {
+            frames += EventToJsonText(*e);
+          }
+          frames += "\n\n";
+        }
+        if (!frames.empty() && !sink.write(frames.data(), frames.size())) return false;
         return sink.is_writable();
       },
       [](bool) { g_open_streams--; });

@@ -57,11 +57,15 @@ class SqliteDatabase {
 
   std::unique_lock<std::recursive_mutex> Lock() { return std::unique_lock(mu_); }
   sqlite3* handle() { return db_; }
+  const std::string& path() const { return path_; }
+  // An in-memory database exists per connection: no second connection can see it.
+  bool in_memory() const { return path_ == ":memory:"; }
   void Exec(std::string_view sql);
   int64_t SchemaVersion();
 
  private:
   std::recursive_mutex mu_;  // guards db_; recursive so a transaction can call the store's own methods
+  const std::string path_;
   sqlite3* db_ = nullptr;
 };
 

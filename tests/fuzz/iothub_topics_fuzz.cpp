@@ -70,7 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     event.sequence_number = 1;
     event.offset = 0;
     // The event store and the event stream write this; it must not throw.
-    const std::string json = http::EventToJson(event).dump();
+    const std::string json = http::EventToJsonText(event);
     Check(!json.empty(), "an event becomes JSON");
 
     // The same properties sent back to a device as a cloud-to-device topic decode the same.

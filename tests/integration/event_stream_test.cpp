@@ -39,7 +39,9 @@ class SseReader {
         buffer_.append(data, n);
         if (buffer_.find(": open") != std::string::npos) opened_ = true;
         size_t end;
-        while ((end = buffer_.find("\n\n")) != std::string::npos) {
+        // Only the frames it wants: the server may send more in one chunk, as a reader that
+        // stops after N events and resumes from the N-th's id has not seen the rest.
+        while (frames_.size() < want_ && (end = buffer_.find("\n\n")) != std::string::npos) {
           std::string block = buffer_.substr(0, end);
           buffer_.erase(0, end + 2);
           Frame f;

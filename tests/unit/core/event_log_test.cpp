@@ -45,7 +45,7 @@ std::string TempDb() {
 TEST_CASE("EventLog: a device's events stay in one partition, numbered in order") {
   storage::SqliteDatabase db(":memory:");
   storage::SqliteEventStore store(db);
-  EventLog log(store, {4, std::chrono::hours(1), 4096});
+  EventLog log(store, {4, std::chrono::hours(1), 4096, {}});
   for (int i = 0; i < 5; ++i) REQUIRE(AppendAndWait(log, DeviceEvent("dev1", "m" + std::to_string(i))).ok());
   auto events = log.Read({log.PartitionOf("dev1"), 0, {}, {}, 100});
   REQUIRE(events.size() == 5);
@@ -61,7 +61,7 @@ TEST_CASE("EventLog: a device's events stay in one partition, numbered in order"
 TEST_CASE("EventLog: the partition of a device is a stable hash, and devices spread over partitions") {
   storage::SqliteDatabase db(":memory:");
   storage::SqliteEventStore store(db);
-  EventLog log(store, {4, std::chrono::hours(1), 4096});
+  EventLog log(store, {4, std::chrono::hours(1), 4096, {}});
   CHECK(log.PartitionOf("dev1") == 3);  // FNV-1a, fixed forever: partitions must not move between versions
   std::set<int> used;
   for (int i = 0; i < 64; ++i) used.insert(log.PartitionOf("device-" + std::to_string(i)));
@@ -71,7 +71,7 @@ TEST_CASE("EventLog: the partition of a device is a stable hash, and devices spr
 TEST_CASE("EventLog: concurrent appends are grouped, each acknowledged only after commit") {
   storage::SqliteDatabase db(":memory:");
   storage::SqliteEventStore store(db);
-  EventLog log(store, {2, std::chrono::hours(1), 4096});
+  EventLog log(store, {2, std::chrono::hours(1), 4096, {}});
   static constexpr int kThreads = 4, kEach = 500;
   // Shared with the callbacks, which may outlive a failed wait.
   struct Acks {
@@ -109,21 +109,21 @@ TEST_CASE("EventLog: events and sequence numbers survive a restart and retention
   {
     storage::SqliteDatabase db(path);
     storage::SqliteEventStore store(db);
-    EventLog log(store, {1, std::chrono::hours(1), 4096});
+    EventLog log(store, {1, std::chrono::hours(1), 4096, {}});
     REQUIRE(AppendAndWait(log, DeviceEvent("d", "a")).ok());
     REQUIRE(AppendAndWait(log, DeviceEvent("d", "b")).ok());
   }
   storage::SqliteDatabase db(path);
   storage::SqliteEventStore store(db);
   {
-    EventLog log(store, {8, std::chrono::hours(1), 4096});  // a changed option does not re-partition
+    EventLog log(store, {8, std::chrono::hours(1), 4096, {}});  // a changed option does not re-partition
     CHECK(log.partition_count() == 1);
     CHECK(log.Read({0, 0, {}, {}, 10}).size() == 2);
   }
   {
     // Everything is past retention. The log's own retention thread may run at any moment too, so
     // each check below holds whichever of the two removed an event.
-    EventLog log(store, {1, std::chrono::seconds(0), 4096});
+    EventLog log(store, {1, std::chrono::seconds(0), 4096, {}});
     std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the clock, not an event: cutoff after "b"
     log.EnforceRetention();
     CHECK(log.Read({0, 0, {}, {}, 10}).empty());
@@ -132,7 +132,7 @@ TEST_CASE("EventLog: events and sequence numbers survive a restart and retention
     log.EnforceRetention();
     CHECK(log.Read({0, 0, {}, {}, 10}).empty());  // emptied again, "c" included
   }
-  EventLog log(store, {1, std::chrono::hours(1), 4096});
+  EventLog log(store, {1, std::chrono::hours(1), 4096, {}});
   REQUIRE(AppendAndWait(log, DeviceEvent("d", "d")).ok());
   auto events = log.Read({0, 0, {}, {}, 10});
   REQUIRE(events.size() == 1);

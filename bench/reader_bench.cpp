@@ -1,0 +1,391 @@
+// reader-bench: how live readers of the event log affect device-to-cloud ingest,
+// on an empty log and on one holding a million events, in one run: ingest with
+// no reader, 1 and 4 live event-stream readers; a reader catching up from the
+// earliest event; and publish-to-reader latency at a low rate. Prints figures;
+// asserts nothing (see bench/README.md).
+#include <mosquitto.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <httplib.h>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include "bench_support.h"
+#include "core/event_reader.h"
+#include "http/event_json.h"
+#include "storage/sqlite_database.h"
+#include "storage/sqlite_event_store.h"
+
+using namespace bench;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Options {
+  std::string emulator = "build/iothub-emulator";
+  int messages = 50000;     // per ingest phase
+  int size = 120;           // payload bytes
+  int inflight = 100;       // unacknowledged messages per publisher
+  int fill = 1'000'000;     // events in the log for the second round
+  int latency = 200;        // messages for the latency figure
+  int latency_rate = 50;    // of them per second
+};
+
+// One libmosquitto device connection publishing QoS 1 telemetry over TLS.
+class Publisher {
+ public:
+  Publisher(const Emulator& hub, const std::string& device_id, int inflight) : topic_("devices/" + device_id + "/messages/events/") {
+    m_ = mosquitto_new(device_id.c_str(), true, this);
+    mosquitto_int_option(m_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+    mosquitto_int_option(m_, MOSQ_OPT_TCP_NODELAY, 1);
+    mosquitto_max_inflight_messages_set(m_, inflight);
+    auto [user, password] = DeviceCredentials(device_id);
+    mosquitto_username_pw_set(m_, user.c_str(), password.c_str());
+    mosquitto_tls_set(m_, hub.ca().c_str(), nullptr, nullptr, nullptr, nullptr);
+    mosquitto_connect_callback_set(m_, [](mosquitto*, void* self, int rc) {
+      static_cast<Publisher*>(self)->Signal([&](Publisher& p) { p.connected_ = rc == 0; });
+    });
+    mosquitto_publish_callback_set(m_, [](mosquitto*, void* self, int mid) {
+      static_cast<Publisher*>(self)->Signal([&](Publisher& p) {
+        ++p.acked_;
+        p.last_mid_ = mid;
+      });
+    });
+    if (mosquitto_connect(m_, "127.0.0.1", hub.mqtt_port, 600) != MOSQ_ERR_SUCCESS) throw std::runtime_error("connect failed");
+    mosquitto_loop_start(m_);
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, 10s, [&] { return connected_; })) throw std::runtime_error("the device was not accepted");
+  }
+  ~Publisher() {
+    mosquitto_disconnect(m_);
+    mosquitto_loop_stop(m_, false);
+    mosquitto_destroy(m_);
+  }
+
+  // Publishes n messages as fast as the window allows; seconds until the last PUBACK.
+  double Send(int n, const std::string& payload) {
+    const int64_t target = Acked() + n;
+    const auto start = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      mosquitto_publish(m_, nullptr, topic_.c_str(), static_cast<int>(payload.size()), payload.data(), 1, false);
+    }
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, 600s, [&] { return acked_ >= target; })) throw std::runtime_error("PUBACKs missing");
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  }
+
+  // Publishes one message with a message id and waits for its PUBACK.
+  void SendOne(const std::string& message_id) {
+    const std::string topic = topic_ + "%24.mid=" + message_id;
+    int mid = 0;
+    mosquitto_publish(m_, &mid, topic.c_str(), 16, "0123456789abcdef", 1, false);
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, 10s, [&] { return last_mid_ == mid; });
+  }
+
+ private:
+  int64_t Acked() {
+    std::lock_guard lock(mu_);
+    return acked_;
+  }
+  template <class F>
+  void Signal(F f) {
+    std::lock_guard lock(mu_);
+    f(*this);
+    cv_.notify_all();
+  }
+
+  mosquitto* m_ = nullptr;
+  const std::string topic_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool connected_ = false;
+  int64_t acked_ = 0;
+  int last_mid_ = -1;
+};
+
+// A client of GET /emulator/events/stream on its own thread: counts events, and with
+// `record`, notes when each message id arrived.
+class StreamReader {
+ public:
+  StreamReader(const Emulator& hub, const std::string& from, bool record = false)
+      : client_("localhost", hub.https_port), record_(record) {
+    client_.set_ca_cert_path(hub.ca().c_str());
+    client_.enable_server_certificate_verification(true);
+    client_.set_read_timeout(60s);
+    thread_ = std::thread([this, from] {
+      client_.Get("/emulator/events/stream?from=" + from, {{"Authorization", ServiceToken()}},
+                  [this](const char* data, size_t n) { return OnData(data, n); });
+    });
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, 10s, [&] { return open_; })) throw std::runtime_error("the event stream did not open");
+  }
+  ~StreamReader() {
+    stop_ = true;
+    client_.stop();
+    thread_.join();
+  }
+
+  // Waits until `count` events have arrived; the time it happened, or nullopt after `timeout`.
+  std::optional<Clock::time_point> WaitFor(int64_t count, std::chrono::seconds timeout) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, timeout, [&] { return events_ >= count; })) return std::nullopt;
+    return reached_;
+  }
+  std::optional<Clock::time_point> ArrivalOf(const std::string& message_id, std::chrono::seconds timeout) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, timeout, [&] { return arrived_.count(message_id) > 0; })) return std::nullopt;
+    return arrived_[message_id];
+  }
+  int64_t events() {
+    std::lock_guard lock(mu_);
+    return events_;
+  }
+
+ private:
+  bool OnData(const char* data, size_t n) {
+    const auto now = Clock::now();
+    std::lock_guard lock(mu_);
+    open_ = true;
+    buffer_.append(data, n);
+    // Whole frames only; a frame ends with an empty line.
+    size_t start = 0, end;
+    while ((end = buffer_.find("\n\n", start)) != std::string::npos) {
+      std::string_view frame(buffer_.data() + start, end - start);
+      start = end + 2;
+      const size_t at = frame.find("data: ");
+      if (at == std::string_view::npos) continue;
+      ++events_;
+      reached_ = now;
+      if (record_) {
+        auto e = nlohmann::json::parse(frame.substr(at + 6));
+        if (e["properties"].contains("messageId")) arrived_[e["properties"]["messageId"].get<std::string>()] = now;
+      }
+    }
+    buffer_.erase(0, start);
+    cv_.notify_all();
+    return !stop_;
+  }
+
+  httplib::SSLClient client_;
+  const bool record_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+  std::string buffer_;
+  int64_t events_ = 0;
+  Clock::time_point reached_{};
+  std::map<std::string, Clock::time_point> arrived_;
+};
+
+struct Phase {
+  double rate = 0;         // messages/s until the last PUBACK
+  double readers_lag = 0;  // seconds after the last PUBACK until the slowest reader had every event
+  bool readers_complete = true;
+};
+
+// n messages with `readers` live readers open from latest.
+Phase Ingest(const Emulator& hub, Publisher& publisher, int readers, int n, const std::string& payload) {
+  std::vector<std::unique_ptr<StreamReader>> open;
+  for (int i = 0; i < readers; ++i) open.push_back(std::make_unique<StreamReader>(hub, "latest"));
+  Phase phase;
+  const double seconds = publisher.Send(n, payload);
+  const auto acked = Clock::now();
+  phase.rate = n / seconds;
+  for (auto& r : open) {
+    auto done = r->WaitFor(n, 120s);
+    if (!done) {
+      phase.readers_complete = false;
+      continue;
+    }
+    phase.readers_lag = std::max(phase.readers_lag, std::chrono::duration<double>(*done - acked).count());
+  }
+  return phase;
+}
+
+// The core reader alone, in this process, over the log the emulator left: every event
+// from the earliest, as the Event Hubs endpoint will read them; and again with each
+// event written as the event stream's JSON.
+struct CoreCatchUp {
+  int64_t events = 0;
+  double seconds = 0, seconds_with_json = 0;
+};
+
+CoreCatchUp ReadWholeLog(const fs::path& database) {
+  iothub::storage::SqliteDatabase db(database.string());
+  iothub::storage::SqliteEventStore store(db);
+  iothub::EventLog log(store, {4, std::chrono::hours(24 * 365), 4096, {}});
+  CoreCatchUp out;
+  for (bool json : {false, true}) {
+    iothub::EventReader reader(log, std::vector<int64_t>(log.partition_count(), 0));
+    int64_t events = 0;
+    size_t bytes = 0;
+    const auto start = Clock::now();
+    for (auto batch = reader.Read(1000, 0ms); !batch.empty(); batch = reader.Read(1000, 0ms)) {
+      events += static_cast<int64_t>(batch.size());
+      if (json) {
+        for (const auto& e : batch) bytes += iothub::http::EventToJsonText(*e).size();
+      }
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    out.events = events;
+    (json ? out.seconds_with_json : out.seconds) = seconds;
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app("Event log readers against device-to-cloud ingest: 0, 1 and 4 live readers, empty and large log");
+  app.add_option("--emulator", o.emulator, "iothub-emulator binary")->capture_default_str();
+  app.add_option("--messages", o.messages, "QoS 1 messages per ingest phase")->capture_default_str();
+  app.add_option("--size", o.size, "payload bytes")->capture_default_str();
+  app.add_option("--inflight", o.inflight, "unacknowledged messages per publisher")->capture_default_str();
+  app.add_option("--fill", o.fill, "events in the log for the second round")->capture_default_str();
+  app.add_option("--latency", o.latency, "messages for the latency figure")->capture_default_str();
+  app.add_option("--latency-rate", o.latency_rate, "of them per second")->capture_default_str();
+  std::string read_log;
+  app.add_option("--read-log", read_log, "only time the core reader over this iothub.db");
+  CLI11_PARSE(app, argc, argv);
+  if (!read_log.empty()) {
+    const CoreCatchUp core = ReadWholeLog(read_log);
+    std::printf("%lld events: %.0f events/s, %.0f with JSON\n", static_cast<long long>(core.events),
+                core.events / core.seconds, core.events / core.seconds_with_json);
+    return 0;
+  }
+  RaiseFileLimit();
+  mosquitto_lib_init();
+
+  const fs::path dir = fs::temp_directory_path() / ("iothub-reader-bench-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::system((o.emulator + " --data-dir " + dir.string() + " --generate-certs > /dev/null").c_str());
+  std::printf("reader-bench: one publisher, QoS 1 over TLS, %d in flight, %d-byte payloads, %d messages a phase;\n"
+              "readers are GET /emulator/events/stream?from=latest\n\n",
+              o.inflight, o.size, o.messages);
+  const std::string payload(o.size, 'x');
+
+  Phase rounds[2][3];
+  int64_t log_size[2] = {0, 0};
+  double catch_up_seconds = 0;
+  int64_t catch_up_events = 0;
+  std::vector<double> latency_ms;
+  int latency_lost = 0;
+  {
+    Emulator hub(o.emulator, dir, false);
+    hub.CreateDevices("reader-bench-", 5);
+    Publisher publisher(hub, "reader-bench-0", o.inflight);
+    publisher.Send(2000, payload);  // warm up: TLS session, SQLite pages, allocator
+    int64_t total = 2000;
+    const int reader_counts[3] = {0, 1, 4};
+    for (int round = 0; round < 2; ++round) {
+      if (round == 1 && total < o.fill) {
+        // Fill the log to o.fill events from four devices at once.
+        std::printf("filling the log to %d events ...\n", o.fill);
+        std::fflush(stdout);
+        const int64_t missing = o.fill - total, each = (missing + 3) / 4;
+        std::vector<std::thread> fillers;
+        for (int d = 1; d <= 4; ++d) {
+          fillers.emplace_back([&, d] {
+            Publisher filler(hub, "reader-bench-" + std::to_string(d), o.inflight);
+            filler.Send(static_cast<int>(each), payload);
+          });
+        }
+        for (auto& t : fillers) t.join();
+        total += each * 4;
+      }
+      log_size[round] = total;
+      for (int k = 0; k < 3; ++k) {
+        rounds[round][k] = Ingest(hub, publisher, reader_counts[k], o.messages, payload);
+        total += o.messages;
+        std::printf("  log %lld, %d reader(s): %.0f msg/s\n", static_cast<long long>(log_size[round]),
+                    reader_counts[k], rounds[round][k].rate);
+        std::fflush(stdout);
+      }
+    }
+
+    // A reader from the earliest event, with nothing else going on.
+    {
+      const auto start = Clock::now();
+      StreamReader reader(hub, "earliest");
+      auto done = reader.WaitFor(total, 600s);
+      catch_up_events = reader.events();
+      catch_up_seconds = std::chrono::duration<double>((done ? *done : Clock::now()) - start).count();
+    }
+
+    // Latency at a low rate: each message's arrival on a live reader after its PUBLISH.
+    {
+      StreamReader reader(hub, "latest", true);
+      const auto gap = std::chrono::microseconds(1'000'000 / std::max(1, o.latency_rate));
+      auto next = Clock::now();
+      for (int i = 0; i < o.latency; ++i) {
+        std::this_thread::sleep_until(next);  // the pacing of a low rate, not a wait for an event
+        next += gap;
+        const std::string id = "latency-" + std::to_string(i);
+        const auto sent = Clock::now();
+        publisher.SendOne(id);
+        auto arrived = reader.ArrivalOf(id, 10s);
+        if (!arrived) {
+          ++latency_lost;
+          continue;
+        }
+        latency_ms.push_back(std::chrono::duration<double, std::milli>(*arrived - sent).count());
+      }
+    }
+  }
+  mosquitto_lib_cleanup();
+  const CoreCatchUp core = ReadWholeLog(dir / "iothub.db");
+  if (std::getenv("READER_BENCH_KEEP")) {
+    std::printf("kept %s\n", dir.c_str());
+  } else {
+    fs::remove_all(dir);
+  }
+
+  std::printf("\n%-30s", "phase");
+  for (int round = 0; round < 2; ++round) {
+    std::printf(" | log of %-9lld msg/s  vs none", static_cast<long long>(log_size[round]));
+  }
+  std::printf("\n");
+  const char* names[3] = {"ingest, no reader", "ingest with 1 live reader", "ingest with 4 live readers"};
+  for (int k = 0; k < 3; ++k) {
+    std::printf("%-30s", names[k]);
+    for (int round = 0; round < 2; ++round) {
+      const Phase& p = rounds[round][k];
+      std::printf(" | %23.0f %7.2f", p.rate, p.rate / rounds[round][0].rate);
+    }
+    std::printf("\n");
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (int k = 1; k < 3; ++k) {
+      const Phase& p = rounds[round][k];
+      if (!p.readers_complete) std::printf("note: a reader missed events (log %lld, %s)\n",
+                                           static_cast<long long>(log_size[round]), names[k]);
+    }
+  }
+  std::printf("slowest reader done after the last PUBACK: %.3f / %.3f s (1 reader), %.3f / %.3f s (4 readers)\n",
+              rounds[0][1].readers_lag, rounds[1][1].readers_lag, rounds[0][2].readers_lag, rounds[1][2].readers_lag);
+  std::printf("\ncatch-up from earliest, %lld events:\n", static_cast<long long>(core.events));
+  std::printf("  core reader (EventReader, in process)          %8.2f s = %8.0f events/s\n", core.seconds,
+              core.events / core.seconds);
+  std::printf("  core reader + event-stream JSON of each event  %8.2f s = %8.0f events/s\n", core.seconds_with_json,
+              core.events / core.seconds_with_json);
+  std::printf("  event stream (GET ...?from=earliest, TLS)      %8.2f s = %8.0f events/s  (%lld events)\n",
+              catch_up_seconds, catch_up_events / catch_up_seconds, static_cast<long long>(catch_up_events));
+  std::printf("publish -> live reader, %zu messages at %d/s: p50 %.2f ms  p99 %.2f ms  max %.2f ms%s\n",
+              latency_ms.size(), o.latency_rate, Percentile(latency_ms, 0.5), Percentile(latency_ms, 0.99),
+              Percentile(latency_ms, 1.0), latency_lost ? " (some never arrived)" : "");
+  return 0;
+}

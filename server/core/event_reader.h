@@ -1,0 +1,58 @@
+// A reader of the event log: where it starts in each partition, its cursors, and
+// a wait for new commits. The event stream uses one per connection; the Event
+// Hub-compatible endpoint one per receiver link. Not thread-safe: one owner.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "core/event_log.h"
+
+namespace iothub {
+
+// Where a reader starts in a partition, as Event Hubs clients say it: earliest,
+// latest (new events only), or the first event at or after (or after) a sequence
+// number, a byte offset or an enqueued time.
+struct EventPosition {
+  enum class Kind { kEarliest, kLatest, kSequenceNumber, kOffset, kEnqueuedTime };
+  Kind kind = Kind::kLatest;
+  int64_t value = 0;      // sequence number or byte offset
+  TimePoint time{};       // enqueued time
+  bool inclusive = true;  // >= rather than >
+
+  static EventPosition Earliest() { return {Kind::kEarliest}; }
+  static EventPosition Latest() { return {Kind::kLatest}; }
+  static EventPosition SequenceNumber(int64_t n, bool inclusive = true) { return {Kind::kSequenceNumber, n, {}, inclusive}; }
+  static EventPosition Offset(int64_t offset, bool inclusive = true) { return {Kind::kOffset, offset, {}, inclusive}; }
+  static EventPosition EnqueuedTime(TimePoint t, bool inclusive = true) { return {Kind::kEnqueuedTime, 0, t, inclusive}; }
+};
+
+// The sequence number a reader starting at `position` reads first in `partition`
+// (the partition's next sequence number when nothing stored qualifies yet).
+int64_t ResolvePosition(EventLog& log, int partition, const EventPosition& position);
+
+class EventReader {
+ public:
+  // next[p]: the next sequence number to read in partition p (ResolvePosition's answer).
+  // partitions: the ones to read; every partition when empty.
+  EventReader(EventLog& log, std::vector<int64_t> next, std::vector<int> partitions = {});
+
+  // Up to `max` events past the cursors, taking from each partition in turn, and
+  // moves the cursors past them. When there is nothing, waits up to `wait` for a commit.
+  std::vector<EventPtr> Read(size_t max, std::chrono::milliseconds wait);
+
+  // The next sequence number to read, per partition: a position to resume from.
+  const std::vector<int64_t>& next() const { return next_; }
+
+ private:
+  std::vector<EventPtr> Collect(size_t max);
+
+  EventLog& log_;
+  std::vector<int64_t> next_;  // per partition
+  std::vector<int> partitions_;
+  size_t start_ = 0;  // the partition Collect begins with, so none starves the others
+};
+
+}  // namespace iothub
