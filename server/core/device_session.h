@@ -45,6 +45,7 @@ class DeviceSession {
   };
 
   // lasting: the device asked its subscriptions to outlive this connection (MQTT CleanSession=0).
+  // services must outlive the session.
   DeviceSession(const DeviceServices& services, ConnectionInfo connection, bool lasting);
   // Forgets the connection as the device's current one if End was not called (no will).
   ~DeviceSession();
@@ -69,7 +70,7 @@ class DeviceSession {
   size_t in_flight() const { return *in_flight_; }
   // Telemetry to store, marked as a Will message (application property
   // iothub-MessageType=Will, spec §2.2), if the connection ends kUnclean.
-  void SetWill(TelemetryMessage message) { will_ = std::move(message); }
+  void SetWill(TelemetryMessage message) { will_ = std::make_unique<TelemetryMessage>(std::move(message)); }
 
   // The device's twin requests: its view of the twin (200), a reported-properties patch (204 and the new version).
   TwinReply GetTwin();
@@ -91,12 +92,12 @@ class DeviceSession {
   Status SubscriptionsChanged();
   void Append(TelemetryMessage message, Committed committed);
 
-  const DeviceServices services_;
+  const DeviceServices& services_;
   const ConnectionInfo connection_;
   const std::string client_id_;
   const bool lasting_;
   const DeviceConnections::Connection* attached_ = nullptr;  // from Open to End
-  std::optional<TelemetryMessage> will_;
+  std::unique_ptr<TelemetryMessage> will_;  // on the heap: most devices leave none
   Subscriptions subscriptions_;
   std::atomic<bool> listens_for_methods_{false};
   // Shared with the log's callbacks, which may run after the session is gone.

@@ -29,7 +29,7 @@ class ByteStream {
   virtual ~ByteStream() = default;
 
   // Where waits complete: the connection's strand.
-  virtual asio::any_io_executor executor() const = 0;
+  virtual asio::any_io_executor executor() = 0;
   // Finishes opening the stream (the TLS handshake); kDone at once when there is nothing to do.
   virtual Io Handshake() = 0;
   virtual Io Read(char* data, size_t size, size_t* read) = 0;

@@ -14,7 +14,7 @@ std::string PeerOf(const asio::ip::tcp::socket& socket) {
 }  // namespace
 
 TcpStream::TcpStream(asio::ip::tcp::socket socket)
-    : socket_(std::move(socket)), executor_(socket_.get_executor()), peer_(PeerOf(socket_)) {
+    : socket_(std::move(socket)), peer_(PeerOf(socket_)) {
   asio::error_code ignored;
   // Devices send small packets and wait for their acknowledgements: no Nagle delay.
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);

@@ -12,7 +12,7 @@ class TcpStream : public ByteStream {
  public:
   explicit TcpStream(asio::ip::tcp::socket socket);
 
-  asio::any_io_executor executor() const override { return executor_; }
+  asio::any_io_executor executor() override { return socket_.get_executor(); }
   Io Handshake() override { return Io::kDone; }
   Io Read(char* data, size_t size, size_t* read) override;
   Io Write(const char* data, size_t size, size_t* written) override;
@@ -25,11 +25,10 @@ class TcpStream : public ByteStream {
 
  protected:
   int native_handle() { return socket_.native_handle(); }
-  std::string error_;
 
  private:
+  std::string error_;
   asio::ip::tcp::socket socket_;
-  asio::any_io_executor executor_;
   std::string peer_;
 };
 

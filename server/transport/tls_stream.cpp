@@ -13,8 +13,7 @@ ByteStream::Io TlsStream::Translate(tls::TlsChannel::Io io) {
     case tls::TlsChannel::Io::kClosed: return Io::kClosed;
     case tls::TlsChannel::Io::kFailed: break;
   }
-  error_ = tls_.error();
-  return Io::kFailed;
+  return Io::kFailed;  // error() is the channel's
 }
 
 ByteStream::Io TlsStream::Handshake() { return Translate(tls_.Handshake()); }

@@ -19,10 +19,11 @@ class TlsStream final : public TcpStream {
   Io Write(const char* data, size_t size, size_t* written) override;
   bool HasBufferedInput() const override { return tls_.HasBufferedInput(); }
   void Close() override;
+  const std::string& error() const override { return tls_.error(); }
   const char* kind() const override { return "TLS"; }
 
  private:
-  Io Translate(tls::TlsChannel::Io io);
+  static Io Translate(tls::TlsChannel::Io io);
 
   tls::TlsChannel tls_;
 };
