@@ -193,8 +193,9 @@ int Run(const app::Config& c) {
 
   mqtt::MqttOptions mqtt_options{c.mqtt_bind, c.mqtt_port, c.mqtt_plain_bind, c.mqtt_plain_port, c.mqtt_threads};
   mqtt_options.max_pending_connections = static_cast<size_t>(c.mqtt_max_pending);
-  mqtt::MqttServer mqtt(tls, {device_authenticator, authenticator, connections, *event_log, subscription_store, methods,
-                         cloud_to_device, twins},
+  mqtt::MqttServer mqtt(tls,
+                        {device_authenticator, authenticator,
+                         DeviceServices{connections, *event_log, subscription_store, methods, twins}, cloud_to_device},
                         mqtt_options);
   if (auto why = mqtt.Bind()) {
     spdlog::error("Cannot listen for MQTT: {}", *why);

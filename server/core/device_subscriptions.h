@@ -1,10 +1,11 @@
 // What a device has asked to be sent: cloud-to-device messages, method calls,
 // twin responses, desired-property changes. Kept per client (device, or
 // device/module) across connections when the device asks for a lasting session.
+// Protocol-neutral: how a protocol delivers a feed (MQTT's QoS) is its adapter's business.
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,7 +17,7 @@ enum class Feed { kCloudToDevice, kMethods, kTwinResponses, kDesiredProperties }
 const char* ToString(Feed feed);  // "c2d", "methods", ...
 std::optional<Feed> ParseFeed(std::string_view text);
 
-using Subscriptions = std::map<Feed, uint8_t>;  // feed -> granted QoS
+using Subscriptions = std::set<Feed>;  // the feeds a device listens to
 
 // Storage of lasting subscriptions. Thread-safe; failures throw.
 class SubscriptionStore {

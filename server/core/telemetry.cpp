@@ -15,6 +15,7 @@ Event MakeTelemetryEvent(const ConnectionInfo& connection, TelemetryMessage mess
       {"iothub-connection-auth-generation-id", connection.device.generation_id},
       {"iothub-message-source", message_source},
   };
+  if (connection.module_id) e.annotations.emplace_back("iothub-connection-module-id", *connection.module_id);
   if (connection.model_id) e.annotations.emplace_back("dt-dataschema", *connection.model_id);
   if (message.component) e.annotations.emplace_back("dt-subject", *message.component);
   if (message.interface_id) e.annotations.emplace_back("iothub-interface-id", *message.interface_id);

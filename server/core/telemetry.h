@@ -20,10 +20,14 @@ struct TelemetryMessage {
   std::optional<std::string> creation_time;  // $.ctime → application property iothub-creation-time-utc
 };
 
-// What the hub knows of the sending connection.
+// What the hub knows of the sending connection, whatever its protocol.
 struct ConnectionInfo {
   AuthenticatedDevice device;
-  std::optional<std::string> model_id;  // from the MQTT user name's model-id → dt-dataschema
+  // The IoT Plug and Play model the device announced as it signed in → dt-dataschema.
+  // Each protocol carries it its own way (MQTT: the user name's model-id).
+  std::optional<std::string> model_id;
+  // A module's connection: its id (modules are refused at sign-in until the registry has them).
+  std::optional<std::string> module_id;
 };
 
 // message_source: "Telemetry", or another IoT Hub source name.

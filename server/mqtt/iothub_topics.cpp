@@ -1,5 +1,7 @@
 #include "mqtt/iothub_topics.h"
 
+#include <charconv>
+
 #include "core/url_encoding.h"
 #include "mqtt/codec/mqtt_codec.h"
 
@@ -131,6 +133,55 @@ std::optional<Feed> FeedOfFilter(std::string_view filter, std::string_view devic
   if (filter == "$iothub/twin/res/#") return Feed::kTwinResponses;
   if (filter == "$iothub/twin/PATCH/properties/desired/#") return Feed::kDesiredProperties;
   return std::nullopt;
+}
+
+namespace {
+
+// The value of `$rid=` in a topic's query, up to the next '&'.
+std::optional<std::string> RequestIdOf(std::string_view topic) {
+  size_t at = topic.find("$rid=");
+  if (at == std::string_view::npos) return std::nullopt;
+  std::string_view rid = topic.substr(at + 5);
+  return std::string(rid.substr(0, rid.find('&')));
+}
+
+}  // namespace
+
+std::optional<TwinRequestTopic> ParseTwinRequestTopic(std::string_view topic) {
+  constexpr std::string_view kGet = "$iothub/twin/GET/";
+  constexpr std::string_view kReported = "$iothub/twin/PATCH/properties/reported/";
+  const bool get = topic.starts_with(kGet);
+  if (!get && !topic.starts_with(kReported)) return std::nullopt;
+  auto rid = RequestIdOf(topic);
+  if (!rid) return std::nullopt;
+  return TwinRequestTopic{get, std::move(*rid)};
+}
+
+std::string TwinResponseTopic(int status, std::string_view request_id, std::optional<int64_t> version) {
+  std::string topic = "$iothub/twin/res/" + std::to_string(status) + "/?$rid=" + std::string(request_id);
+  if (version) topic += "&$version=" + std::to_string(*version);
+  return topic;
+}
+
+std::optional<MethodResponseTopic> ParseMethodResponseTopic(std::string_view topic) {
+  constexpr std::string_view kPrefix = "$iothub/methods/res/";
+  if (!topic.starts_with(kPrefix)) return std::nullopt;
+  topic.remove_prefix(kPrefix.size());
+  size_t slash = topic.find('/');
+  auto rid = RequestIdOf(topic);
+  if (slash == std::string_view::npos || !rid) return std::nullopt;
+  int status = 0;
+  auto [end, ec] = std::from_chars(topic.data(), topic.data() + slash, status);
+  if (ec != std::errc() || end != topic.data() + slash) return std::nullopt;
+  return MethodResponseTopic{status, std::move(*rid)};
+}
+
+std::string MethodRequestTopic(std::string_view method_name, std::string_view request_id) {
+  return "$iothub/methods/POST/" + std::string(method_name) + "/?$rid=" + std::string(request_id);
+}
+
+std::string DesiredPropertiesTopic(int64_t version) {
+  return "$iothub/twin/PATCH/properties/desired/?$version=" + std::to_string(version);
 }
 
 }  // namespace iothub::mqtt

@@ -2,6 +2,7 @@
 // device may publish and subscribe to, and the URL-encoded property bags.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,6 +39,26 @@ std::optional<Feed> FeedOfFilter(std::string_view filter, std::string_view devic
 // devices/{id}/messages/devicebound/{bag}: %24.mid, %24.to, %24.cid, %24.uid, %24.ct,
 // %24.ce and the application properties, every key and value URL-encoded, no bare keys (spec §2.4).
 std::string CloudToDeviceTopic(const CloudToDeviceMessage& message);
+
+// $iothub/twin/GET/?$rid={rid} and $iothub/twin/PATCH/properties/reported/?$rid={rid}; nullopt for other topics.
+struct TwinRequestTopic {
+  bool get = true;  // false: a reported-properties patch
+  std::string request_id;
+};
+std::optional<TwinRequestTopic> ParseTwinRequestTopic(std::string_view topic);
+// $iothub/twin/res/{status}/?$rid={rid}[&$version={version}]
+std::string TwinResponseTopic(int status, std::string_view request_id, std::optional<int64_t> version);
+
+// $iothub/methods/res/{status}/?$rid={rid}: a device's answer to a method request; nullopt for other topics.
+struct MethodResponseTopic {
+  int status = 0;
+  std::string request_id;
+};
+std::optional<MethodResponseTopic> ParseMethodResponseTopic(std::string_view topic);
+// $iothub/methods/POST/{method}/?$rid={rid}
+std::string MethodRequestTopic(std::string_view method_name, std::string_view request_id);
+// $iothub/twin/PATCH/properties/desired/?$version={version}
+std::string DesiredPropertiesTopic(int64_t version);
 
 // "k1=v1&k2=v2", keys and values URL-decoded ('+' stays '+'). nullopt on a broken escape.
 std::optional<Properties> DecodePropertyBag(std::string_view bag);

@@ -1,23 +1,18 @@
 // The device MQTT endpoint: MQTT 3.1.1 over TLS (8883) and, for debugging, an
-// optional plain-TCP listener. Connections are served by a small pool of Asio
-// threads (no thread per connection), each connection on its own strand.
+// optional plain-TCP listener (transport::Listener). Connections are served by
+// a small pool of Asio threads (no thread per connection), each connection on
+// its own strand.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
-#include <utility>
 
 #include "core/cloud_to_device.h"
 #include "core/device_authenticator.h"
-#include "core/device_connections.h"
-#include "core/device_subscriptions.h"
-#include "core/direct_methods.h"
-#include "core/event_log.h"
+#include "core/device_session.h"
 #include "core/sas_authenticator.h"
-#include "core/twins.h"
 #include "tls/dev_certificates.h"
 
 namespace iothub::mqtt {
@@ -25,12 +20,8 @@ namespace iothub::mqtt {
 struct MqttServices {
   const DeviceAuthenticator& authenticator;
   const SasAuthenticator& sas;  // for the host in the CONNECT user name
-  DeviceConnections& connections;
-  EventLog& event_log;
-  SubscriptionStore& subscriptions;
-  DirectMethods& methods;
+  DeviceServices device;        // what a signed-in device's session works with
   CloudToDevice& cloud_to_device;
-  Twins& twins;
 };
 
 struct MqttOptions {
@@ -46,20 +37,6 @@ struct MqttOptions {
   // than this many connections may be waiting to sign in at once.
   size_t max_connect_bytes = 64 * 1024;
   size_t max_pending_connections = 256;
-};
-
-// A place among the connections that have not signed in yet; given back when destroyed.
-class PendingSlot {
- public:
-  explicit PendingSlot(std::atomic<size_t>& count) : count_(&count) { ++*count_; }
-  PendingSlot(PendingSlot&& other) noexcept : count_(std::exchange(other.count_, nullptr)) {}
-  PendingSlot& operator=(PendingSlot&&) = delete;
-  ~PendingSlot() {
-    if (count_) --*count_;
-  }
-
- private:
-  std::atomic<size_t>* count_;
 };
 
 class MqttServer {

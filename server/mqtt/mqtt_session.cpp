@@ -2,10 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include <charconv>
-#include <nlohmann/json.hpp>
+#include <asio/post.hpp>
 
-#include "core/json_parse.h"
 #include "mqtt/codec/mqtt_codec.h"
 #include "mqtt/iothub_topics.h"
 
@@ -17,30 +15,16 @@ constexpr std::chrono::seconds kMaxKeepAliveAllowance{1767};
 constexpr size_t kMaxQueuedBytes = 4 * 1024 * 1024;  // a client that reads nothing is cut off
 constexpr auto kCloseGrace = std::chrono::seconds(5);  // to flush a last CONNACK before closing
 
-// A JSON string's inside; invalid UTF-8 becomes U+FFFD (this runs in error paths, where throwing is no answer).
-std::string JsonEscape(const std::string& text) {
-  std::string quoted = nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return quoted.substr(1, quoted.size() - 2);
-}
-
-std::string PeerOf(const asio::ip::tcp::socket& socket) {
-  asio::error_code ec;
-  auto endpoint = socket.remote_endpoint(ec);
-  return ec ? "unknown peer" : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-}
+// A lasting session keeps feeds, not MQTT's QoS: restored, each is granted what the SDKs
+// ask for it (spec §3.2). Only cloud-to-device messages use it, and they are acknowledged.
+uint8_t RestoredQos(Feed feed) { return feed == Feed::kCloudToDevice ? 1 : 0; }
 
 }  // namespace
 
-MqttSession::MqttSession(asio::ip::tcp::socket socket, SSL_CTX* tls, const MqttServices& services,
-                         const MqttOptions& options, PendingSlot pending_slot)
-    : services_(services), options_(options), socket_(std::move(socket)), executor_(socket_.get_executor()),
-      timer_(executor_), pending_slot_(std::move(pending_slot)) {
-  peer_ = PeerOf(socket_);
-  asio::error_code ignored;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
-  socket_.non_blocking(true, ignored);
-  if (tls) tls_ = std::make_unique<tls::TlsChannel>(tls, socket_.native_handle());
-}
+MqttSession::MqttSession(std::unique_ptr<transport::ByteStream> stream, const MqttServices& services,
+                         const MqttOptions& options, transport::PendingSlot pending_slot)
+    : services_(services), options_(options), stream_(std::move(stream)), executor_(stream_->executor()),
+      timer_(executor_), pending_slot_(std::move(pending_slot)) {}
 
 void MqttSession::Start() {
   last_received_ = std::chrono::steady_clock::now();
@@ -48,28 +32,24 @@ void MqttSession::Start() {
   timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
     if (!ec && self->state_ < State::kConnected) self->Shutdown("no CONNECT in time", false, true);
   });
-  if (tls_) return DoHandshake();
-  state_ = State::kAwaitConnect;
-  DoRead();
+  DoHandshake();
 }
 
 void MqttSession::DoHandshake() {
   if (state_ != State::kHandshake) return;
-  auto io = tls_->Handshake();
-  if (io == tls::TlsChannel::Io::kDone) {
+  auto io = stream_->Handshake();
+  if (io == Io::kDone) {
     state_ = State::kAwaitConnect;
     return DoRead();
   }
-  if (io == tls::TlsChannel::Io::kWantRead || io == tls::TlsChannel::Io::kWantWrite) {
-    return WaitFor(io, &MqttSession::DoHandshake);
-  }
-  Shutdown("TLS handshake failed: " + (io == tls::TlsChannel::Io::kClosed ? "closed by the client" : tls_->error()),
+  if (io == Io::kWantRead || io == Io::kWantWrite) return WaitFor(io, &MqttSession::DoHandshake);
+  Shutdown(std::string(stream_->kind()) + " handshake failed: " +
+               (io == Io::kClosed ? "closed by the client" : stream_->error()),
            false, true);
 }
 
-void MqttSession::WaitFor(tls::TlsChannel::Io want, void (MqttSession::*next)()) {
-  auto type = want == tls::TlsChannel::Io::kWantWrite ? asio::socket_base::wait_write : asio::socket_base::wait_read;
-  socket_.async_wait(type, [self = shared_from_this(), next](const asio::error_code& ec) {
+void MqttSession::WaitFor(Io want, void (MqttSession::*next)()) {
+  stream_->Wait(want, [self = shared_from_this(), next](const std::error_code& ec) {
     if (self->state_ == State::kClosed) return;
     if (ec) return self->Shutdown("socket wait failed: " + ec.message(), true, true);
     ((*self).*next)();
@@ -84,8 +64,8 @@ void MqttSession::Close(std::string_view reason) {
 
 bool MqttSession::SendMethodRequest(const std::string& method_name, const std::string& request_id,
                                     const std::string& payload_json) {
-  if (!listens_for_methods_) return false;
-  asio::post(executor_, [self = shared_from_this(), topic = "$iothub/methods/POST/" + method_name + "/?$rid=" + request_id,
+  if (!device_->listens_for_methods()) return false;
+  asio::post(executor_, [self = shared_from_this(), topic = MethodRequestTopic(method_name, request_id),
                          payload_json] {
     if (self->state_ == State::kConnected) self->Send(Publish{topic, payload_json, 0, false, false, 0});
   });
@@ -139,83 +119,26 @@ void MqttSession::SendDesiredPropertiesPatch(int64_t version, const std::string&
   asio::post(executor_, [self = shared_from_this(), version, patch_json] {
     if (self->state_ != State::kConnected) return;
     // Only while connected and subscribed, as IoT Hub (spec §2.7): a device GETs the twin after reconnecting.
-    if (!self->subscriptions_.count(Feed::kDesiredProperties)) return;
-    self->Send(Publish{"$iothub/twin/PATCH/properties/desired/?$version=" + std::to_string(version), patch_json, 0,
-                       false, false, 0});
+    if (!self->device_->Listens(Feed::kDesiredProperties)) return;
+    self->Send(Publish{DesiredPropertiesTopic(version), patch_json, 0, false, false, 0});
   });
 }
 
-void MqttSession::SendTwinResponse(int status, const std::string& request_id, const std::string& extra_query,
-                                   const std::string& body) {
-  if (!subscriptions_.count(Feed::kTwinResponses)) return;  // the device did not ask to hear them
-  Send(Publish{"$iothub/twin/res/" + std::to_string(status) + "/?$rid=" + request_id + extra_query, body, 0, false,
-               false, 0});
-}
-
 bool MqttSession::HandleTwinRequest(const Publish& p) {
-  constexpr std::string_view kGet = "$iothub/twin/GET/";
-  constexpr std::string_view kReported = "$iothub/twin/PATCH/properties/reported/";
-  std::string_view topic = p.topic;
-  const bool get = topic.starts_with(kGet);
-  if (!get && !topic.starts_with(kReported)) return false;
-  size_t rid_at = topic.find("$rid=");
-  if (rid_at == std::string_view::npos) return false;
-  std::string rid(topic.substr(rid_at + 5, topic.find('&', rid_at) - rid_at - 5));
-
-  const std::string& device_id = connection_->device.device_id;
-  // Failures go back as a body with errorCode, which the SDKs turn into an error (spec §3.4).
-  auto fail = [&](const Status& s) {
-    SendTwinResponse(ErrorCodeNumber(s.code()) / 1000, rid, "",
-                     R"({"errorCode":)" + std::to_string(ErrorCodeNumber(s.code())) + R"(,"message":")" +
-                         JsonEscape(s.message()) + R"("})");
-  };
-  try {
-    if (get) {
-      auto view = services_.twins.DeviceView(device_id);
-      if (!view.ok()) return fail(view.status()), true;
-      SendTwinResponse(200, rid, "", view->dump());
-    } else {
-      auto patch = ParseJsonValue(p.payload, "The reported-properties patch");
-      if (!patch.ok()) return fail(patch.status()), true;
-      auto version = services_.twins.PatchReported(device_id, *patch);
-      if (!version.ok()) return fail(version.status()), true;
-      SendTwinResponse(204, rid, "&$version=" + std::to_string(*version), "");
-    }
-  } catch (const std::exception& e) {
-    fail(Status::ServerError(e.what()));
-  }
-  return true;
-}
-
-bool MqttSession::SubscriptionsChanged() {
-  listens_for_methods_ = subscriptions_.count(Feed::kMethods) > 0;
-  if (!clean_session_) {
-    try {
-      services_.subscriptions.Save(client_id_, subscriptions_);  // a lasting session outlives this connection
-    } catch (const std::exception& e) {
-      Shutdown(std::string("session store failed: ") + e.what(), true, true);
-      return false;
-    }
-  }
-  // A method call waiting for this device to listen (its connect timeout) can go now.
-  if (listens_for_methods_) services_.connections.MethodsSubscribed(connection_->device.device_id);
+  auto request = ParseTwinRequestTopic(p.topic);
+  if (!request) return false;
+  TwinReply reply = request->get ? device_->GetTwin() : device_->PatchReportedProperties(p.payload);
+  if (!device_->Listens(Feed::kTwinResponses)) return true;  // the device did not ask to hear them
+  // The status in the topic; a failure also in the body, which the SDKs read (spec §3.4).
+  Send(Publish{TwinResponseTopic(reply.status, request->request_id, reply.version), std::move(reply.body), 0, false,
+               false, 0});
   return true;
 }
 
 bool MqttSession::HandleMethodResponse(const Publish& p) {
-  constexpr std::string_view kPrefix = "$iothub/methods/res/";
-  std::string_view topic = p.topic;
-  if (!topic.starts_with(kPrefix)) return false;
-  topic.remove_prefix(kPrefix.size());
-  size_t slash = topic.find('/');
-  size_t rid_at = topic.find("$rid=");
-  if (slash == std::string_view::npos || rid_at == std::string_view::npos) return false;
-  int status = 0;
-  auto [end, ec] = std::from_chars(topic.data(), topic.data() + slash, status);
-  if (ec != std::errc() || end != topic.data() + slash) return false;
-  std::string_view rid = topic.substr(rid_at + 5);
-  rid = rid.substr(0, rid.find('&'));
-  services_.methods.Complete(connection_->device.device_id, std::string(rid), status, p.payload);
+  auto response = ParseMethodResponseTopic(p.topic);
+  if (!response) return false;
+  device_->CompleteMethod(response->request_id, response->status, p.payload);
   return true;
 }
 
@@ -223,12 +146,12 @@ void MqttSession::DoRead() {
   if (reading_ || state_ >= State::kClosing) return;
   // Telemetry not yet committed holds memory: past the limit, stop reading
   // until commits catch up, which pushes back on the client through TCP.
-  if (in_flight_ >= options_.max_in_flight) return;
+  if (device_ && device_->in_flight() >= options_.max_in_flight) return;
   reading_ = true;
-  if (tls_ && tls_->HasBufferedInput()) {
+  if (stream_->HasBufferedInput()) {
     return asio::post(executor_, [self = shared_from_this()] { self->OnReadable(); });
   }
-  WaitFor(tls::TlsChannel::Io::kWantRead, &MqttSession::OnReadable);
+  WaitFor(Io::kWantRead, &MqttSession::OnReadable);
 }
 
 void MqttSession::OnReadable() {
@@ -243,22 +166,14 @@ void MqttSession::OnReadable() {
   // Take what is there (up to a bound, so one busy device cannot hog the thread).
   while (total < 4 * sizeof buffer) {
     size_t n = 0;
-    if (tls_) {
-      auto io = tls_->Read(buffer, sizeof buffer, &n);
-      if (io == tls::TlsChannel::Io::kWantRead) break;
-      if (io == tls::TlsChannel::Io::kWantWrite) {  // TLS needs to send before it can read
-        want_write = true;
-        break;
-      }
-      if (io == tls::TlsChannel::Io::kClosed) ended = "connection closed by the client";
-      if (io == tls::TlsChannel::Io::kFailed) ended = "TLS read failed: " + tls_->error();
-    } else {
-      asio::error_code ec;
-      n = socket_.read_some(asio::buffer(buffer), ec);
-      if (ec == asio::error::would_block || ec == asio::error::try_again) break;
-      if (ec == asio::error::eof) ended = "connection closed by the client";
-      else if (ec) ended = "read failed: " + ec.message();
+    auto io = stream_->Read(buffer, sizeof buffer, &n);
+    if (io == Io::kWantRead) break;
+    if (io == Io::kWantWrite) {  // TLS needs to send before it can read
+      want_write = true;
+      break;
     }
+    if (io == Io::kClosed) ended = "connection closed by the client";
+    if (io == Io::kFailed) ended = std::string(stream_->kind()) + " read failed: " + stream_->error();
     if (ended) break;
     rx_.append(buffer, n);
     total += n;
@@ -271,7 +186,7 @@ void MqttSession::OnReadable() {
   if (ended) return Shutdown(*ended, true, true);
   if (want_write && state_ < State::kClosing) {
     reading_ = true;
-    return WaitFor(tls::TlsChannel::Io::kWantWrite, &MqttSession::OnReadable);
+    return WaitFor(Io::kWantWrite, &MqttSession::OnReadable);
   }
   DoRead();
 }
@@ -310,7 +225,7 @@ void MqttSession::Handle(Packet packet) {
 }
 
 void MqttSession::RefuseConnect(ConnectReturnCode code, const std::string& why) {
-  spdlog::info("MQTT {} refused (CONNACK {}): {}", peer_, static_cast<int>(code), why);
+  spdlog::info("MQTT {} refused (CONNACK {}): {}", stream_->peer(), static_cast<int>(code), why);
   Send(Connack{false, code});
   Shutdown(why, false);
 }
@@ -340,41 +255,39 @@ void MqttSession::HandleConnect(Connect& c) {
   if (!device.ok()) return RefuseConnect(ConnectReturnCode::kNotAuthorized, device.status().message());
 
   client_id_ = c.client_id;
-  connection_ = ConnectionInfo{std::move(device).value(), username->model_id};
+  device_ = std::make_unique<DeviceSession>(
+      services_.device, ConnectionInfo{std::move(device).value(), username->model_id, username->module_id},
+      /*lasting=*/!c.clean_session);
+  connection_ = &device_->connection();
   token_expiry_ = Clock::time_point(std::chrono::seconds(connection_->device.token_expiry));
-  clean_session_ = c.clean_session;
   if (c.keep_alive_seconds > 0) {
     keep_alive_allowance_ = std::min(kMaxKeepAliveAllowance, std::chrono::seconds(c.keep_alive_seconds * 3 / 2));
   }
   if (c.will) {
-    if (ParseTelemetryTopic(c.will->topic, connection_->device.device_id)) {
-      will_ = std::move(c.will);
+    // Only the device's telemetry topic takes a will; core stores it as telemetry marked as a will (spec §2.2).
+    auto topic = ParseTelemetryTopic(c.will->topic, connection_->device.device_id);
+    if (topic && topic->ok()) {
+      TelemetryMessage message = std::move(topic->value().message);
+      message.body = std::move(c.will->payload);
+      device_->SetWill(std::move(message));
     } else {
       spdlog::warn("MQTT {}: ignoring will on '{}': only the device's telemetry topic takes one", client_id_,
                    c.will->topic);
     }
   }
 
-  bool session_present = false;
-  try {
-    if (clean_session_) {
-      services_.subscriptions.Save(client_id_, {});
-    } else {
-      subscriptions_ = services_.subscriptions.Load(client_id_);
-      session_present = !subscriptions_.empty();
-      listens_for_methods_ = subscriptions_.count(Feed::kMethods) > 0;
-    }
-  } catch (const std::exception& e) {
-    return RefuseConnect(ConnectReturnCode::kServerUnavailable, std::string("session store failed: ") + e.what());
+  // Attaching ends the device's previous connection, of whatever protocol.
+  auto session_present = device_->Open(shared_from_this());
+  if (!session_present.ok()) {
+    return RefuseConnect(ConnectReturnCode::kServerUnavailable, session_present.status().message());
   }
+  for (Feed feed : device_->subscriptions()) subscriptions_[feed] = RestoredQos(feed);
 
   state_ = State::kConnected;
   pending_slot_.reset();  // signed in: no longer counts against the strangers' allowance
-  services_.connections.Attach(connection_->device.device_id, shared_from_this());
-  Send(Connack{session_present, ConnectReturnCode::kAccepted});
-  spdlog::info("MQTT {} connected from {} ({}, keep-alive {} s, clean session {})", client_id_, peer_,
-               tls_ ? "TLS" : "plain TCP", c.keep_alive_seconds,
-               clean_session_);
+  Send(Connack{*session_present, ConnectReturnCode::kAccepted});
+  spdlog::info("MQTT {} connected from {} ({}, keep-alive {} s, clean session {})", client_id_, stream_->peer(),
+               stream_->kind(), c.keep_alive_seconds, c.clean_session);
   ArmTimer();
   DeliverCloudToDevice();  // messages queued while it was away, on a subscription it kept
 }
@@ -398,47 +311,45 @@ void MqttSession::HandlePublish(Publish& p) {
   message.body = std::move(p.payload);
   // IoT Hub stores no retained messages; it marks them instead (spec §2.5).
   if (p.retain) message.application_properties.emplace_back("mqtt-retain", "true");
-  AppendTelemetry(std::move(message), p.qos, p.packet_id, "Telemetry");
+  SendTelemetry(std::move(message), p.qos, p.packet_id);
 }
 
-void MqttSession::AppendTelemetry(TelemetryMessage message, uint8_t qos, uint16_t packet_id, const char* source) {
-  Event event = MakeTelemetryEvent(*connection_, std::move(message), source);
-  ++in_flight_;
-  services_.event_log.Append(std::move(event), [self = shared_from_this(), qos, packet_id](const Status& status) {
+void MqttSession::SendTelemetry(TelemetryMessage message, uint8_t qos, uint16_t packet_id) {
+  device_->SendTelemetry(std::move(message), [self = shared_from_this(), qos, packet_id](const Status& status) {
     asio::post(self->executor_, [self, qos, packet_id, status] {
-      --self->in_flight_;
       if (!status.ok()) return self->Shutdown(status.message(), false, true);
       if (qos == 1) self->Send(Puback{packet_id});
       self->DoRead();  // in case reading paused at the in-flight limit
     });
   });
-  auto now = std::chrono::steady_clock::now();
-  if (now - last_activity_noted_ > std::chrono::seconds(1)) {
-    last_activity_noted_ = now;
-    services_.connections.NoteActivity(connection_->device.device_id);
-  }
 }
 
 void MqttSession::HandleSubscribe(const Subscribe& s) {
   Suback ack{s.packet_id, {}};
+  Subscriptions feeds;
   for (const auto& [filter, qos] : s.filters) {
     auto feed = FeedOfFilter(filter, connection_->device.device_id);
     // IoT Hub disconnects rather than refusing one filter (spec §2.5).
     if (!feed) return Shutdown("subscribing to '" + filter + "' is not allowed", true, true);
     uint8_t granted = std::min<uint8_t>(qos, 1);
     subscriptions_[*feed] = granted;
+    feeds.insert(*feed);
     ack.return_codes.push_back(granted);
   }
-  if (!SubscriptionsChanged()) return;
+  if (auto stored = device_->Subscribe(feeds); !stored.ok()) return Shutdown(stored.message(), true, true);
   Send(ack);
   DeliverCloudToDevice();
 }
 
 void MqttSession::HandleUnsubscribe(const Unsubscribe& u) {
+  Subscriptions feeds;
   for (const auto& filter : u.filters) {
-    if (auto feed = FeedOfFilter(filter, connection_->device.device_id)) subscriptions_.erase(*feed);
+    if (auto feed = FeedOfFilter(filter, connection_->device.device_id)) {
+      subscriptions_.erase(*feed);
+      feeds.insert(*feed);
+    }
   }
-  if (!SubscriptionsChanged()) return;
+  if (auto stored = device_->Unsubscribe(feeds); !stored.ok()) return Shutdown(stored.message(), true, true);
   Send(Unsuback{u.packet_id});
 }
 
@@ -453,31 +364,22 @@ void MqttSession::Send(const Packet& packet) {
 
 void MqttSession::DoWrite() {
   if (writing_ || state_ == State::kClosed) return;
-  // Resumes writing once the socket can take more (or, for TLS, has what it needs).
-  auto wait_then_write = [this](asio::socket_base::wait_type type) {
-    writing_ = true;
-    socket_.async_wait(type, [self = shared_from_this()](const asio::error_code& ec) {
-      self->writing_ = false;
-      if (self->state_ == State::kClosed) return;
-      if (ec) return self->Shutdown("socket wait failed: " + ec.message(), true, true);
-      self->DoWrite();
-    });
-  };
   while (!tx_.empty()) {
     const std::string& front = tx_.front();
     size_t n = 0;
-    if (tls_) {
-      auto io = tls_->Write(front.data() + tx_offset_, front.size() - tx_offset_, &n);
-      if (io == tls::TlsChannel::Io::kWantWrite) return wait_then_write(asio::socket_base::wait_write);
-      if (io == tls::TlsChannel::Io::kWantRead) return wait_then_write(asio::socket_base::wait_read);
-      if (io != tls::TlsChannel::Io::kDone) return Shutdown("TLS write failed: " + tls_->error(), true, true);
-    } else {
-      asio::error_code ec;
-      n = socket_.write_some(asio::buffer(front.data() + tx_offset_, front.size() - tx_offset_), ec);
-      if (ec == asio::error::would_block || ec == asio::error::try_again) {
-        return wait_then_write(asio::socket_base::wait_write);
-      }
-      if (ec) return Shutdown("write failed: " + ec.message(), true, true);
+    auto io = stream_->Write(front.data() + tx_offset_, front.size() - tx_offset_, &n);
+    if (io == Io::kWantWrite || io == Io::kWantRead) {
+      // Resumes writing once the stream can take more (or, for TLS, has what it needs).
+      writing_ = true;
+      return stream_->Wait(io, [self = shared_from_this()](const std::error_code& ec) {
+        self->writing_ = false;
+        if (self->state_ == State::kClosed) return;
+        if (ec) return self->Shutdown("socket wait failed: " + ec.message(), true, true);
+        self->DoWrite();
+      });
+    }
+    if (io != Io::kDone) {
+      return Shutdown(std::string(stream_->kind()) + " write failed: " + stream_->error(), true, true);
     }
     tx_offset_ += n;
     if (tx_offset_ == front.size()) {
@@ -518,29 +420,19 @@ void MqttSession::Shutdown(const std::string& reason, bool publish_will, bool no
   state_ = State::kClosing;
   if (was_connected) {
     spdlog::info("MQTT {} disconnected: {}", client_id_, reason);
-    services_.connections.Detach(connection_->device.device_id, this);
+    device_->End(publish_will ? DeviceSession::Ending::kUnclean : DeviceSession::Ending::kClean);
     // Messages sent but not acknowledged go back to the queue at once, the delivery not
     // counted: the device had no way to settle them (spec §2.6 counts explicit abandons).
     try {
       for (const auto& [packet_id, lock_token] : c2d_in_flight_) {
-        services_.cloud_to_device.Release(connection_->device.device_id, lock_token);
+        services_.cloud_to_device.Release(device_->device_id(), lock_token);
       }
     } catch (const std::exception& e) {
       spdlog::error("MQTT {}: returning its unacknowledged cloud-to-device messages failed: {}", client_id_, e.what());
     }
     c2d_in_flight_.clear();
-    if (publish_will && will_) {
-      // Stored as telemetry marked as a will (spec §2.2).
-      if (auto topic = ParseTelemetryTopic(will_->topic, connection_->device.device_id); topic && topic->ok()) {
-        TelemetryMessage message = std::move(topic->value().message);
-        message.body = std::move(will_->payload);
-        message.application_properties.emplace_back("iothub-MessageType", "Will");
-        AppendTelemetry(std::move(message), 0, 0, "Telemetry");
-      }
-    }
-    will_.reset();
   } else {
-    spdlog::debug("MQTT {} closed: {}", peer_, reason);
+    spdlog::debug("MQTT {} closed: {}", stream_->peer(), reason);
   }
   if (now || tx_.empty()) return CloseSocket();
   // Let the last packets (a refusing CONNACK) go out, but not for long.
@@ -555,10 +447,7 @@ void MqttSession::CloseSocket() {
   state_ = State::kClosed;
   pending_slot_.reset();
   timer_.cancel();
-  if (tls_) tls_->Close();
-  asio::error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  stream_->Close();
   tx_.clear();
   rx_.clear();
 }

@@ -1,34 +1,39 @@
-// One device's MQTT connection: TLS handshake, CONNECT and sign-in, telemetry
-// into the event log (PUBACK once committed), subscriptions, keep-alive and
-// token expiry. All of its work runs on its strand; Close() may come from any thread.
+// One device's MQTT connection: the adapter between MQTT 3.1.1 on a byte stream
+// and the protocol-neutral device session of core. It decodes packets, signs the
+// device in (CONNECT), parses IoT Hub's topics into DeviceSession calls and
+// answers in MQTT (CONNACK, PUBACK once committed, SUBACK with the granted QoS,
+// $iothub/... responses); keep-alive and token expiry end it. All of its work
+// runs on its strand; Close() may come from any thread.
 // I/O is readiness-driven (wait until readable, then read into a stack buffer),
 // so an idle connection holds no read buffer.
 #pragma once
 
-#include <asio.hpp>
+#include <asio/steady_timer.hpp>
 
 #include <vector>
-#include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/device_connections.h"
+#include "core/device_session.h"
 #include "core/telemetry.h"
 #include "mqtt/codec/packets.h"
 #include "mqtt/mqtt_server.h"
-#include "tls/tls_channel.h"
+#include "transport/byte_stream.h"
+#include "transport/pending_connections.h"
 
 namespace iothub::mqtt {
 
 class MqttSession : public std::enable_shared_from_this<MqttSession>, public DeviceConnections::Connection {
  public:
-  // tls: the server's TLS context, or null for the plain-TCP listener.
   // pending_slot: its place among the connections not yet signed in, held until CONNECT is accepted.
-  MqttSession(asio::ip::tcp::socket socket, SSL_CTX* tls, const MqttServices& services, const MqttOptions& options,
-              PendingSlot pending_slot);
+  MqttSession(std::unique_ptr<transport::ByteStream> stream, const MqttServices& services,
+              const MqttOptions& options, transport::PendingSlot pending_slot);
 
   void Start();
+  // DeviceConnections::Connection. These run once signed in (the session is attached then), from any thread.
   void Close(std::string_view reason) override;
   bool SendMethodRequest(const std::string& method_name, const std::string& request_id,
                          const std::string& payload_json) override;
@@ -37,12 +42,13 @@ class MqttSession : public std::enable_shared_from_this<MqttSession>, public Dev
 
  private:
   enum class State { kHandshake, kAwaitConnect, kConnected, kClosing, kClosed };
+  using Io = transport::ByteStream::Io;
 
   void DoHandshake();
   void DoRead();
   void OnReadable();
-  // Waits for the socket to be readable (kWantRead) or writable (kWantWrite), then runs next.
-  void WaitFor(tls::TlsChannel::Io want, void (MqttSession::*next)());
+  // Waits for the stream to be readable (kWantRead) or writable (kWantWrite), then runs next.
+  void WaitFor(Io want, void (MqttSession::*next)());
   void ProcessInput();
   void Handle(Packet packet);
   void HandleConnect(Connect& connect);
@@ -51,34 +57,29 @@ class MqttSession : public std::enable_shared_from_this<MqttSession>, public Dev
   bool HandleMethodResponse(const Publish& publish);
   // $iothub/twin/GET/?$rid= and $iothub/twin/PATCH/properties/reported/?$rid=: answered on $iothub/twin/res/.
   bool HandleTwinRequest(const Publish& publish);
-  void SendTwinResponse(int status, const std::string& request_id, const std::string& extra_query,
-                        const std::string& body);
-  // Records a change of subscriptions (stored for a lasting session); false if the connection had to close.
-  bool SubscriptionsChanged();
   // Sends the device's waiting cloud-to-device messages not already on their way.
   void DeliverCloudToDevice();
   void HandlePuback(uint16_t packet_id);
   void HandleSubscribe(const Subscribe& subscribe);
   void HandleUnsubscribe(const Unsubscribe& unsubscribe);
   void RefuseConnect(ConnectReturnCode code, const std::string& why);
-  void AppendTelemetry(TelemetryMessage message, uint8_t qos, uint16_t packet_id, const char* source);
+  void SendTelemetry(TelemetryMessage message, uint8_t qos, uint16_t packet_id);
 
   void Send(const Packet& packet);
   void DoWrite();
   void ArmTimer();
   void OnTimer();
-  // Ends the connection: after what is queued is written, unless `now`.
+  // Ends the connection: after what is queued is written, unless `now`. publish_will: the
+  // device did not say goodbye, so the hub stores its will (an unclean end).
   void Shutdown(const std::string& reason, bool publish_will, bool now = false);
   void CloseSocket();
 
   const MqttServices& services_;
   const MqttOptions& options_;
-  asio::ip::tcp::socket socket_;
-  std::unique_ptr<tls::TlsChannel> tls_;  // null on the plain-TCP listener
-  asio::any_io_executor executor_;         // the connection's strand
+  std::unique_ptr<transport::ByteStream> stream_;
+  asio::any_io_executor executor_;  // the connection's strand
   asio::steady_timer timer_;
-  std::string peer_;
-  std::optional<PendingSlot> pending_slot_;  // until signed in
+  std::optional<transport::PendingSlot> pending_slot_;  // until signed in
 
   State state_ = State::kHandshake;
   std::string rx_;  // bytes received and not yet decoded
@@ -90,21 +91,19 @@ class MqttSession : public std::enable_shared_from_this<MqttSession>, public Dev
   size_t tx_bytes_ = 0;
   bool writing_ = false;        // a wait for writability is pending
 
-  // Set by CONNECT.
+  // Set by CONNECT. device_ is set before the session is attached and never reset,
+  // so the Connection calls from other threads may read it.
   std::string client_id_;
-  std::optional<ConnectionInfo> connection_;
-  std::optional<Will> will_;
-  bool clean_session_ = true;
+  std::unique_ptr<DeviceSession> device_;
+  const ConnectionInfo* connection_ = nullptr;  // device_->connection()
   std::chrono::seconds keep_alive_allowance_{0};  // 0: no keep-alive
   Clock::time_point token_expiry_{};
-  Subscriptions subscriptions_;
-  std::atomic<bool> listens_for_methods_{false};  // read from other threads
+  // MQTT's grants: the device session's feeds, each with the QoS granted for it.
+  std::map<Feed, uint8_t> subscriptions_;
   std::map<uint16_t, std::string> c2d_in_flight_;  // packet id -> lock token, awaiting PUBACK
   uint16_t next_packet_id_ = 0;
 
   std::chrono::steady_clock::time_point last_received_;
-  std::chrono::steady_clock::time_point last_activity_noted_{};
-  size_t in_flight_ = 0;  // telemetry appended and not yet committed
 };
 
 }  // namespace iothub::mqtt

@@ -4,11 +4,11 @@ namespace iothub::storage {
 
 Subscriptions SqliteSubscriptionStore::Load(const std::string& client_id) {
   auto lock = db_.Lock();
-  Statement s(db_.handle(), "SELECT feed, qos FROM device_subscriptions WHERE client_id = ?");
+  Statement s(db_.handle(), "SELECT feed FROM device_subscriptions WHERE client_id = ?");
   s.Bind(1, client_id);
   Subscriptions out;
   while (s.Step()) {
-    if (auto feed = ParseFeed(s.Text(0))) out[*feed] = static_cast<uint8_t>(s.Int(1));
+    if (auto feed = ParseFeed(s.Text(0))) out.insert(*feed);
   }
   return out;
 }
@@ -19,9 +19,11 @@ void SqliteSubscriptionStore::Save(const std::string& client_id, const Subscript
   try {
     Statement clear(db_.handle(), "DELETE FROM device_subscriptions WHERE client_id = ?");
     clear.Bind(1, client_id).Run();
-    for (const auto& [feed, qos] : subscriptions) {
-      Statement insert(db_.handle(), "INSERT INTO device_subscriptions (client_id, feed, qos) VALUES (?, ?, ?)");
-      insert.Bind(1, client_id).Bind(2, std::string_view(ToString(feed))).Bind(3, int64_t{qos}).Run();
+    for (Feed feed : subscriptions) {
+      // The qos column (schema 3) is no longer read: a session keeps feeds, and each
+      // protocol decides how to deliver them. It holds 1, what MQTT grants at most.
+      Statement insert(db_.handle(), "INSERT INTO device_subscriptions (client_id, feed, qos) VALUES (?, ?, 1)");
+      insert.Bind(1, client_id).Bind(2, std::string_view(ToString(feed))).Run();
     }
     db_.Exec("COMMIT");
   } catch (...) {

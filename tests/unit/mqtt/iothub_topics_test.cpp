@@ -98,4 +98,37 @@ TEST_CASE("IoT Hub MQTT: only IoT Hub's topic filters, for the device's own topi
   CHECK_FALSE(FeedOfFilter("devices/+/messages/devicebound/#", "dev1"));
 }
 
+TEST_CASE("IoT Hub MQTT: twin request topics give the request and its $rid, responses carry status and version") {
+  auto get = ParseTwinRequestTopic("$iothub/twin/GET/?$rid=6f1c-42");
+  REQUIRE(get);
+  CHECK(get->get);
+  CHECK(get->request_id == "6f1c-42");
+  auto patch = ParseTwinRequestTopic("$iothub/twin/PATCH/properties/reported/?$rid=7&other=x");
+  REQUIRE(patch);
+  CHECK_FALSE(patch->get);
+  CHECK(patch->request_id == "7");
+  CHECK_FALSE(ParseTwinRequestTopic("$iothub/twin/GET/"));  // no $rid
+  CHECK_FALSE(ParseTwinRequestTopic("$iothub/twin/PATCH/properties/desired/?$rid=1"));
+  CHECK_FALSE(ParseTwinRequestTopic("devices/dev1/messages/events/"));
+
+  CHECK(TwinResponseTopic(200, "6f1c-42", std::nullopt) == "$iothub/twin/res/200/?$rid=6f1c-42");
+  CHECK(TwinResponseTopic(204, "7", 3) == "$iothub/twin/res/204/?$rid=7&$version=3");
+  CHECK(DesiredPropertiesTopic(5) == "$iothub/twin/PATCH/properties/desired/?$version=5");
+}
+
+TEST_CASE("IoT Hub MQTT: method response topics give the device's status and the $rid") {
+  auto ok = ParseMethodResponseTopic("$iothub/methods/res/200/?$rid=1");
+  REQUIRE(ok);
+  CHECK(ok->status == 200);
+  CHECK(ok->request_id == "1");
+  auto failed = ParseMethodResponseTopic("$iothub/methods/res/-5/?$rid=abc&x=y");
+  REQUIRE(failed);
+  CHECK(failed->status == -5);
+  CHECK(failed->request_id == "abc");
+  CHECK_FALSE(ParseMethodResponseTopic("$iothub/methods/res/2x0/?$rid=1"));  // not a number
+  CHECK_FALSE(ParseMethodResponseTopic("$iothub/methods/res/200/"));         // no $rid
+  CHECK_FALSE(ParseMethodResponseTopic("$iothub/methods/POST/reboot/?$rid=1"));
+  CHECK(MethodRequestTopic("reboot", "9") == "$iothub/methods/POST/reboot/?$rid=9");
+}
+
 }  // namespace iothub::mqtt
