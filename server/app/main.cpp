@@ -195,7 +195,7 @@ int Run(const app::Config& c) {
   mqtt_options.max_pending_connections = static_cast<size_t>(c.mqtt_max_pending);
   mqtt::MqttServer mqtt(tls,
                         {device_authenticator, authenticator,
-                         DeviceServices{connections, *event_log, subscription_store, methods, twins}, cloud_to_device},
+                         DeviceServices{connections, *event_log, subscription_store, methods, twins, cloud_to_device}},
                         mqtt_options);
   if (auto why = mqtt.Bind()) {
     spdlog::error("Cannot listen for MQTT: {}", *why);

@@ -44,6 +44,12 @@ void DeviceSession::End(Ending ending) {
   if (!attached_) return;
   services_.connections.Detach(device_id(), attached_);
   attached_ = nullptr;
+  try {
+    for (const std::string& token : leased_) services_.cloud_to_device.Release(device_id(), token);
+  } catch (const std::exception&) {
+    // Their locks run out within a minute, which returns them all the same.
+  }
+  leased_.clear();
   if (ending == Ending::kUnclean && will_) {
     will_->application_properties.emplace_back("iothub-MessageType", "Will");
     Append(std::move(*will_), [](const Status&) {});  // nobody is left to hear whether it was stored
@@ -93,6 +99,33 @@ TwinReply DeviceSession::PatchReportedProperties(std::string_view patch_json) {
 
 void DeviceSession::CompleteMethod(const std::string& request_id, int status, std::string payload_json) {
   services_.methods.Complete(device_id(), request_id, status, std::move(payload_json));
+}
+
+std::vector<CloudToDeviceDelivery> DeviceSession::LeaseCloudToDevice(size_t max) {
+  if (!attached_ || !Listens(Feed::kCloudToDevice)) return {};
+  // Those already on their way are locked, so the lease leaves them out.
+  auto leases = services_.cloud_to_device.Lease(device_id(), max);
+  for (const auto& d : leases) leased_.insert(d.lock_token);
+  return leases;
+}
+
+Status DeviceSession::SettleCloudToDevice(const std::string& lock_token, Settlement settlement) {
+  if (leased_.erase(lock_token) == 0) {
+    return Status::LockLost("The lock token is not one of this connection's cloud-to-device messages");
+  }
+  switch (settlement) {
+    case Settlement::kComplete:
+      return services_.cloud_to_device.Complete(device_id(), lock_token);
+    case Settlement::kAbandon:
+      return services_.cloud_to_device.Abandon(device_id(), lock_token);
+    case Settlement::kReject:
+      return services_.cloud_to_device.Reject(device_id(), lock_token);
+  }
+  return Status::Ok();
+}
+
+void DeviceSession::ReleaseCloudToDevice(const std::string& lock_token) {
+  if (leased_.erase(lock_token) > 0) services_.cloud_to_device.Release(device_id(), lock_token);
 }
 
 Status DeviceSession::Subscribe(const Subscriptions& feeds) {

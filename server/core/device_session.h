@@ -1,7 +1,7 @@
 // A signed-in device's connection as IoT Hub sees it, whatever the protocol:
 // presence (one connection per device; a new one, of any protocol, ends the
 // old), telemetry into the event log, the will, the device's own twin requests,
-// method answers and the feeds it listens to. A protocol adapter owns one per
+// method answers, cloud-to-device deliveries and the feeds it listens to. A protocol adapter owns one per
 // connection from sign-in on, parses its wire format into these calls and
 // implements DeviceConnections::Connection for what the hub sends back.
 // Not thread-safe: one owner (the connection's strand) at a time, except where a
@@ -13,9 +13,11 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
+#include "core/cloud_to_device.h"
 #include "core/device_connections.h"
 #include "core/device_subscriptions.h"
 #include "core/direct_methods.h"
@@ -33,6 +35,7 @@ struct DeviceServices {
   SubscriptionStore& subscriptions;
   DirectMethods& methods;
   Twins& twins;
+  CloudToDevice& cloud_to_device;
 };
 
 class DeviceSession {
@@ -81,6 +84,18 @@ class DeviceSession {
   // Whether the device listens for method requests. Thread-safe.
   bool listens_for_methods() const { return listens_for_methods_; }
 
+  // Cloud-to-device: the device's waiting messages not already on their way, each leased
+  // to this connection under a lock token until the device settles it. None unless it
+  // listens for them. Whatever is unsettled when the session ends goes back to the queue
+  // at once, the delivery not counted (the device had no way to settle it).
+  std::vector<CloudToDeviceDelivery> LeaseCloudToDevice(size_t max = CloudToDevice::kMaxQueueDepth);
+  // The device's verdict: complete (gone), abandon (again later) or reject (dead-lettered);
+  // DeviceMessageLockLost when the lock ran out or the token is not this session's.
+  enum class Settlement { kComplete, kAbandon, kReject };
+  Status SettleCloudToDevice(const std::string& lock_token, Settlement settlement);
+  // Gives a leased message back without a verdict (it could not be sent).
+  void ReleaseCloudToDevice(const std::string& lock_token);
+
   const Subscriptions& subscriptions() const { return subscriptions_; }
   bool Listens(Feed feed) const { return subscriptions_.count(feed) > 0; }
   // Starts or stops feeds; a lasting session stores the result. ServerError when the store fails
@@ -99,6 +114,7 @@ class DeviceSession {
   const DeviceConnections::Connection* attached_ = nullptr;  // from Open to End
   std::unique_ptr<TelemetryMessage> will_;  // on the heap: most devices leave none
   Subscriptions subscriptions_;
+  std::set<std::string> leased_;  // lock tokens of cloud-to-device messages on their way
   std::atomic<bool> listens_for_methods_{false};
   // Shared with the log's callbacks, which may run after the session is gone.
   std::shared_ptr<std::atomic<size_t>> in_flight_ = std::make_shared<std::atomic<size_t>>(0);

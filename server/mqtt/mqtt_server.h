@@ -9,7 +9,6 @@
 #include <optional>
 #include <string>
 
-#include "core/cloud_to_device.h"
 #include "core/device_authenticator.h"
 #include "core/device_session.h"
 #include "core/sas_authenticator.h"
@@ -21,7 +20,6 @@ struct MqttServices {
   const DeviceAuthenticator& authenticator;
   const SasAuthenticator& sas;  // for the host in the CONNECT user name
   DeviceServices device;        // what a signed-in device's session works with
-  CloudToDevice& cloud_to_device;
 };
 
 struct MqttOptions {

@@ -80,13 +80,11 @@ void MqttSession::DeliverCloudToDevice() {
   if (state_ != State::kConnected) return;
   auto feed = subscriptions_.find(Feed::kCloudToDevice);
   if (feed == subscriptions_.end()) return;
-  const std::string& device_id = connection_->device.device_id;
   try {
-    // Those already on their way are locked, so the lease leaves them out.
-    for (const CloudToDeviceDelivery& d : services_.cloud_to_device.Lease(device_id, CloudToDevice::kMaxQueueDepth)) {
+    for (const CloudToDeviceDelivery& d : device_->LeaseCloudToDevice()) {
       // Sending may have ended the connection: the rest go straight back to the queue.
       if (state_ != State::kConnected) {
-        services_.cloud_to_device.Release(device_id, d.lock_token);
+        device_->ReleaseCloudToDevice(d.lock_token);
         continue;
       }
       Publish p{CloudToDeviceTopic(d.message), d.message.body, feed->second, false, false, 0};
@@ -99,7 +97,7 @@ void MqttSession::DeliverCloudToDevice() {
       }
       Send(p);
       // At QoS 0 there is no acknowledgement to wait for: sent is done.
-      if (p.qos == 0) (void)services_.cloud_to_device.Complete(device_id, d.lock_token);
+      if (p.qos == 0) (void)device_->SettleCloudToDevice(d.lock_token, DeviceSession::Settlement::kComplete);
     }
   } catch (const std::exception& e) {
     spdlog::error("MQTT {}: delivering its cloud-to-device messages failed: {}", client_id_, e.what());
@@ -111,7 +109,7 @@ void MqttSession::HandlePuback(uint16_t packet_id) {
   if (it == c2d_in_flight_.end()) return;
   // A PUBACK completes the message (MQTT has no reject or abandon; spec §2.5). Past its
   // lock (a minute) it is lost, as on IoT Hub, and the message will come again.
-  (void)services_.cloud_to_device.Complete(connection_->device.device_id, it->second);
+  (void)device_->SettleCloudToDevice(it->second, DeviceSession::Settlement::kComplete);
   c2d_in_flight_.erase(it);
 }
 
@@ -421,16 +419,7 @@ void MqttSession::Shutdown(const std::string& reason, bool publish_will, bool no
   if (was_connected) {
     spdlog::info("MQTT {} disconnected: {}", client_id_, reason);
     device_->End(publish_will ? DeviceSession::Ending::kUnclean : DeviceSession::Ending::kClean);
-    // Messages sent but not acknowledged go back to the queue at once, the delivery not
-    // counted: the device had no way to settle them (spec §2.6 counts explicit abandons).
-    try {
-      for (const auto& [packet_id, lock_token] : c2d_in_flight_) {
-        services_.cloud_to_device.Release(device_->device_id(), lock_token);
-      }
-    } catch (const std::exception& e) {
-      spdlog::error("MQTT {}: returning its unacknowledged cloud-to-device messages failed: {}", client_id_, e.what());
-    }
-    c2d_in_flight_.clear();
+    c2d_in_flight_.clear();  // the device session gave them back to the queue
   } else {
     spdlog::debug("MQTT {} closed: {}", stream_->peer(), reason);
   }

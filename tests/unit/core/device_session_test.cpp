@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "storage/sqlite_cloud_to_device_store.h"
 #include "storage/sqlite_database.h"
 #include "storage/sqlite_device_store.h"
 #include "storage/sqlite_event_store.h"
@@ -82,7 +83,9 @@ struct Hub {
   DirectMethods methods{registry, connections};
   Twins twins{twin_store, registry, connections};
   EventLog event_log{event_store, {1, std::chrono::hours(1), 4096, {}}};
-  DeviceServices services{connections, event_log, subscription_store, methods, twins};
+  storage::SqliteCloudToDeviceStore c2d_store{db};
+  CloudToDevice cloud_to_device{c2d_store, registry, connections};
+  DeviceServices services{connections, event_log, subscription_store, methods, twins, cloud_to_device};
 };
 
 TelemetryMessage Message(std::string body) {
@@ -257,6 +260,40 @@ TEST_CASE_FIXTURE(Hub, "DeviceSession: a lasting session keeps its feeds for the
   auto found = after_clean->Open(std::make_shared<FakeConnection>());
   REQUIRE(found.ok());
   CHECK_FALSE(*found);
+}
+
+}  // namespace iothub
+
+namespace iothub {
+
+TEST_CASE_FIXTURE(Hub, "DeviceSession: cloud-to-device messages are leased while it listens, settled, and given back when it ends") {
+  CloudToDeviceMessage m;
+  m.device_id = "dev1";
+  m.body = "hello";
+  REQUIRE(cloud_to_device.Send(m).ok());
+  REQUIRE(cloud_to_device.Send(m).ok());
+
+  auto first = Session();
+  REQUIRE(first->Open(std::make_shared<FakeConnection>()).ok());
+  CHECK(first->LeaseCloudToDevice().empty());  // not listening yet
+  REQUIRE(first->Subscribe({Feed::kCloudToDevice}).ok());
+  auto leased = first->LeaseCloudToDevice();
+  REQUIRE(leased.size() == 2);
+  CHECK(first->LeaseCloudToDevice().empty());  // both on their way already
+  CHECK(first->SettleCloudToDevice(leased[0].lock_token, DeviceSession::Settlement::kComplete).ok());
+  auto lock_lost = [](const Status& s) { return !s.ok() && s.code() == ErrorCode::kDeviceMessageLockLost; };
+  CHECK(lock_lost(first->SettleCloudToDevice(leased[0].lock_token, DeviceSession::Settlement::kComplete)));  // once
+  first->End(DeviceSession::Ending::kUnclean);  // the second was never settled
+
+  auto second = Session();
+  REQUIRE(second->Open(std::make_shared<FakeConnection>()).ok());
+  REQUIRE(second->Subscribe({Feed::kCloudToDevice}).ok());
+  CHECK(lock_lost(second->SettleCloudToDevice(leased[1].lock_token, DeviceSession::Settlement::kComplete)));  // not its own
+  auto again = second->LeaseCloudToDevice();  // back in the queue at once, not after its lock
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].message.body == "hello");
+  CHECK(second->SettleCloudToDevice(again[0].lock_token, DeviceSession::Settlement::kReject).ok());
+  CHECK(cloud_to_device.Count("dev1") == 0);
 }
 
 }  // namespace iothub
