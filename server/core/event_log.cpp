@@ -90,10 +90,12 @@ void EventLog::WriterLoop() {
       ++commits_;
       for (size_t p = 0; p < positions_.size(); ++p) next_sequence_[p] = positions_[p].next_sequence_number;
     }
-    committed_cv_.notify_all();
+    // Acknowledgements first: they are on the devices' critical path, and waking the
+    // readers first would have them compete for the CPU with the PUBACKs.
     for (Pending& p : batch) {
       if (p.done) p.done(status);
     }
+    committed_cv_.notify_all();
     batch.clear();
   }
 }
