@@ -48,8 +48,10 @@ void TimerThread::Loop() {
       continue;
     }
     auto first = queue_.begin();
-    if (std::chrono::steady_clock::now() < first->first) {
-      wake_.wait_until(lock, first->first);
+    // A copy: while this waits, a Cancel may erase the entry the deadline lives in.
+    const Deadline at = first->first;
+    if (std::chrono::steady_clock::now() < at) {
+      wake_.wait_until(lock, at);
       continue;  // woken early, by a new deadline, or a cancel: look again
     }
     std::function<void()> fn = std::move(first->second.second);
