@@ -94,5 +94,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     Check(app == expected, "application properties come back in order");
   }
+
+  // A device's twin requests and method answers: what parses names a request id the
+  // response topic can carry back.
+  if (auto twin = mqtt::ParseTwinRequestTopic(input)) {
+    Check(input.starts_with("$iothub/twin/"), "a twin request is on a twin topic");
+    const std::string response = mqtt::TwinResponseTopic(200, twin->request_id, std::nullopt);
+    Check(response.find("$rid=" + twin->request_id) != std::string::npos, "the response names the request");
+  }
+  if (auto answer = mqtt::ParseMethodResponseTopic(input)) {
+    Check(input.starts_with("$iothub/methods/res/"), "a method answer is on the method response topic");
+    Check(input.find(answer->request_id) != std::string_view::npos, "the request id comes from the topic");
+  }
   return 0;
 }
