@@ -28,6 +28,8 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& log);
 void StopProcess(pid_t pid);
 // VmRSS or VmHWM of a process, in KiB.
 long ProcKib(pid_t pid, const char* field);
+// CPU time (user + system) a process has used so far, in seconds (10 ms steps).
+double ProcCpuSeconds(pid_t pid);
 void RaiseFileLimit();
 double Percentile(std::vector<double> values, double p);
 

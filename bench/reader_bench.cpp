@@ -6,6 +6,7 @@
 #include <mosquitto.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -17,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <thread>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <vector>
 
@@ -33,7 +35,8 @@ namespace {
 
 struct Options {
   std::string emulator = "build/iothub-emulator";
-  int messages = 50000;     // per ingest phase
+  int messages = 30000;     // per ingest phase
+  int repeats = 3;          // of the 0/1/4-reader phases, interleaved; the median counts
   int size = 120;           // payload bytes
   int inflight = 100;       // unacknowledged messages per publisher
   int fill = 1'000'000;     // events in the log for the second round
@@ -192,15 +195,40 @@ class StreamReader {
 
 struct Phase {
   double rate = 0;         // messages/s until the last PUBACK
+  double emulator_cpu = 0;  // the emulator's CPU time per message, µs (its readers' share included)
+  double client_cpu = 0;    // this process' (publisher and reader clients), µs per message
   double readers_lag = 0;  // seconds after the last PUBACK until the slowest reader had every event
   bool readers_complete = true;
 };
 
-// n messages with `readers` live readers open from latest.
+// Each figure's median over the runs; readers complete only if they were in every run.
+Phase Median(const std::vector<Phase>& runs) {
+  auto median = [&](double Phase::*field) {
+    std::vector<double> values;
+    for (const Phase& p : runs) values.push_back(p.*field);
+    return Percentile(values, 0.5);
+  };
+  Phase m;
+  m.rate = median(&Phase::rate);
+  m.emulator_cpu = median(&Phase::emulator_cpu);
+  m.client_cpu = median(&Phase::client_cpu);
+  m.readers_lag = median(&Phase::readers_lag);
+  for (const Phase& p : runs) m.readers_complete = m.readers_complete && p.readers_complete;
+  return m;
+}
+
+double SelfCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 Phase Ingest(const Emulator& hub, Publisher& publisher, int readers, int n, const std::string& payload) {
   std::vector<std::unique_ptr<StreamReader>> open;
   for (int i = 0; i < readers; ++i) open.push_back(std::make_unique<StreamReader>(hub, "latest"));
   Phase phase;
+  const double emulator_cpu = ProcCpuSeconds(hub.pid), client_cpu = SelfCpuSeconds();
   const double seconds = publisher.Send(n, payload);
   const auto acked = Clock::now();
   phase.rate = n / seconds;
@@ -212,6 +240,9 @@ Phase Ingest(const Emulator& hub, Publisher& publisher, int readers, int n, cons
     }
     phase.readers_lag = std::max(phase.readers_lag, std::chrono::duration<double>(*done - acked).count());
   }
+  // Until every reader had every event: a reader's work may trail the last PUBACK.
+  phase.emulator_cpu = (ProcCpuSeconds(hub.pid) - emulator_cpu) * 1e6 / n;
+  phase.client_cpu = (SelfCpuSeconds() - client_cpu) * 1e6 / n;
   return phase;
 }
 
@@ -254,6 +285,8 @@ int main(int argc, char** argv) {
   app.add_option("--emulator", o.emulator, "iothub-emulator binary")->capture_default_str();
   app.add_option("--messages", o.messages, "QoS 1 messages per ingest phase")->capture_default_str();
   app.add_option("--size", o.size, "payload bytes")->capture_default_str();
+  app.add_option("--repeats", o.repeats, "times each 0/1/4-reader phase runs, interleaved (median reported)")
+      ->capture_default_str();
   app.add_option("--inflight", o.inflight, "unacknowledged messages per publisher")->capture_default_str();
   app.add_option("--fill", o.fill, "events in the log for the second round")->capture_default_str();
   app.add_option("--latency", o.latency, "messages for the latency figure")->capture_default_str();
@@ -273,9 +306,9 @@ int main(int argc, char** argv) {
   const fs::path dir = fs::temp_directory_path() / ("iothub-reader-bench-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   std::system((o.emulator + " --data-dir " + dir.string() + " --generate-certs > /dev/null").c_str());
-  std::printf("reader-bench: one publisher, QoS 1 over TLS, %d in flight, %d-byte payloads, %d messages a phase;\n"
-              "readers are GET /emulator/events/stream?from=latest\n\n",
-              o.inflight, o.size, o.messages);
+  std::printf("reader-bench: one publisher, QoS 1 over TLS, %d in flight, %d-byte payloads, %d messages a phase,\n"
+              "each phase %d times, interleaved (the median counts); readers are GET /emulator/events/stream?from=latest\n\n",
+              o.inflight, o.size, o.messages, o.repeats);
   const std::string payload(o.size, 'x');
 
   Phase rounds[2][3];
@@ -308,13 +341,20 @@ int main(int argc, char** argv) {
         total += each * 4;
       }
       log_size[round] = total;
-      for (int k = 0; k < 3; ++k) {
-        rounds[round][k] = Ingest(hub, publisher, reader_counts[k], o.messages, payload);
-        total += o.messages;
-        std::printf("  log %lld, %d reader(s): %.0f msg/s\n", static_cast<long long>(log_size[round]),
-                    reader_counts[k], rounds[round][k].rate);
-        std::fflush(stdout);
+      // Phases interleaved and repeated: this machine's speed drifts (shared cores), and a
+      // drift then moves every phase alike instead of one phase's figure.
+      std::vector<Phase> runs[3];
+      for (int r = 0; r < o.repeats; ++r) {
+        for (int k = 0; k < 3; ++k) {
+          runs[k].push_back(Ingest(hub, publisher, reader_counts[k], o.messages, payload));
+          total += o.messages;
+          std::printf("  log %lld, %d reader(s): %.0f msg/s, CPU per message: emulator %.1f us, bench %.1f us\n",
+                      static_cast<long long>(log_size[round]), reader_counts[k], runs[k].back().rate,
+                      runs[k].back().emulator_cpu, runs[k].back().client_cpu);
+          std::fflush(stdout);
+        }
       }
+      for (int k = 0; k < 3; ++k) rounds[round][k] = Median(runs[k]);
     }
 
     // A reader from the earliest event, with nothing else going on.
@@ -365,6 +405,16 @@ int main(int argc, char** argv) {
     for (int round = 0; round < 2; ++round) {
       const Phase& p = rounds[round][k];
       std::printf(" | %23.0f %7.2f", p.rate, p.rate / rounds[round][0].rate);
+    }
+    std::printf("\n");
+  }
+  std::printf("%-30s", "CPU per message, us");
+  for (int round = 0; round < 2; ++round) std::printf(" | %16s %14s", "emulator", "bench clients");
+  std::printf("\n");
+  for (int k = 0; k < 3; ++k) {
+    std::printf("%-30s", names[k]);
+    for (int round = 0; round < 2; ++round) {
+      std::printf(" | %16.1f %14.1f", rounds[round][k].emulator_cpu, rounds[round][k].client_cpu);
     }
     std::printf("\n");
   }

@@ -1,6 +1,7 @@
 #include "core/event_reader.h"
 
 #include <numeric>
+#include <thread>
 
 namespace iothub {
 
@@ -51,12 +52,20 @@ std::vector<EventPtr> EventReader::Collect(size_t max) {
 }
 
 std::vector<EventPtr> EventReader::Read(size_t max, std::chrono::milliseconds wait) {
+  if (pacing_.count() > 0 && !last_batch_full_) {
+    // A batch went out moments ago: let this one gather what commits until it is due.
+    // After a quiet spell it is long due, and the first event goes out at once; a
+    // reader catching up (full batches) is not held back.
+    const auto due = last_batch_ + pacing_;
+    if (std::chrono::steady_clock::now() < due) std::this_thread::sleep_until(due);
+  }
   // The commit count is taken before reading: a commit after it wakes the wait at once.
   const uint64_t seen = log_.commit_count();
   auto events = Collect(max);
-  if (!events.empty() || wait.count() == 0) return events;
-  if (log_.WaitForCommit(seen, wait) == seen) return events;
-  return Collect(max);
+  if (events.empty() && wait.count() > 0 && log_.WaitForCommit(seen, wait) != seen) events = Collect(max);
+  if (!events.empty()) last_batch_ = std::chrono::steady_clock::now();
+  last_batch_full_ = events.size() >= max;
+  return events;
 }
 
 }  // namespace iothub

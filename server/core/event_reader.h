@@ -43,6 +43,12 @@ class EventReader {
   // moves the cursors past them. When there is nothing, waits up to `wait` for a commit.
   std::vector<EventPtr> Read(size_t max, std::chrono::milliseconds wait);
 
+  // Hands out a batch at most once per `interval` (after a full one, at once): under
+  // load a reader then wakes, and writes, once per interval with everything committed
+  // meanwhile, instead of once per commit, and takes less CPU from the devices' ingest.
+  // An event after a quiet spell still goes out at once.
+  void set_pacing(std::chrono::microseconds interval) { pacing_ = interval; }
+
   // The next sequence number to read, per partition: a position to resume from.
   const std::vector<int64_t>& next() const { return next_; }
 
@@ -53,6 +59,9 @@ class EventReader {
   std::vector<int64_t> next_;  // per partition
   std::vector<int> partitions_;
   size_t start_ = 0;  // the partition Collect begins with, so none starves the others
+  std::chrono::microseconds pacing_{0};
+  std::chrono::steady_clock::time_point last_batch_{};
+  bool last_batch_full_ = false;
 };
 
 }  // namespace iothub

@@ -4,12 +4,19 @@
 
 namespace iothub::http {
 
-std::string FormatStreamPosition(const StreamPosition& position) {
-  std::string out;
+void AppendStreamPosition(std::string& out, const StreamPosition& position) {
+  char buf[24];
   for (size_t p = 0; p < position.size(); ++p) {
     if (p) out += ',';
-    out += std::to_string(p) + ':' + std::to_string(position[p]);
+    out.append(buf, std::to_chars(buf, buf + sizeof buf, p).ptr);
+    out += ':';
+    out.append(buf, std::to_chars(buf, buf + sizeof buf, position[p]).ptr);
   }
+}
+
+std::string FormatStreamPosition(const StreamPosition& position) {
+  std::string out;
+  AppendStreamPosition(out, position);
   return out;
 }
 

@@ -15,6 +15,8 @@ using StreamPosition = std::vector<int64_t>;  // index = partition
 
 // "0:12,1:5,2:0,3:7"
 std::string FormatStreamPosition(const StreamPosition& position);
+// The same, appended to `out` (it is written for every event a stream sends).
+void AppendStreamPosition(std::string& out, const StreamPosition& position);
 // nullopt unless it names every one of `partitions` partitions exactly once.
 std::optional<StreamPosition> ParseStreamPosition(std::string_view text, int partitions);
 

@@ -18,6 +18,8 @@ namespace {
 // noticed when a write fails, which is the second write after it left: within two of these.
 constexpr auto kHeartbeat = std::chrono::seconds(2);
 constexpr size_t kBatch = 200;
+// Under load, one write per this interval, not one per commit (EventReader::set_pacing).
+constexpr auto kPacing = std::chrono::milliseconds(2);
 
 std::atomic<int> g_open_streams{0};
 
@@ -103,6 +105,7 @@ void StreamEvents(const HttpContext& ctx, const httplib::Request& req, httplib::
     partitions.push_back(ctx.events.PartitionOf(*device));
   }
   auto reader = std::make_shared<EventReader>(ctx.events, std::move(start).value(), std::move(partitions));
+  reader->set_pacing(kPacing);
   res.set_chunked_content_provider(
       "text/event-stream",
       [reader, device](size_t offset, httplib::DataSink& sink) {
@@ -121,13 +124,16 @@ void StreamEvents(const HttpContext& ctx, const httplib::Request& req, httplib::
         }
         // All of them in one write: one chunk, one system call.
         std::string frames;
+        frames.reserve(events.size() * 1024);
         for (const EventPtr& e : events) {
           position[e->partition] = e->sequence_number + 1;
           if (device) {
             const std::string* from = e->Annotation("iothub-connection-device-id");
             if (!from || *from != *device) continue;
           }
-          frames += "id: " + FormatStreamPosition(position) + "\nevent: message\ndata: ";
+          frames += "id: ";
+          AppendStreamPosition(frames, position);
+          frames += "\nevent: message\ndata: ";
           if (e->renderings) {
             frames += e->renderings->Get(EventRenderings::kEventStreamJson, [&] { return EventToJsonText(*e); });
           } else {

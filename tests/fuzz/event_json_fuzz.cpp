@@ -115,6 +115,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text = http::EventToJsonText(e);
   Check(text.find_first_of("\r\n") == std::string::npos, "an SSE data line holds the whole event");
   const nlohmann::json json = nlohmann::json::parse(text);  // and it is JSON, whatever bytes went in
+  Check(text == http::EventToJson(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+        "the stream's text is the read API's document, byte for byte");
   const std::string encoding = json["bodyEncoding"];
   Check(encoding == "json" || encoding == "text" || encoding == "base64", "the body has a known encoding");
 

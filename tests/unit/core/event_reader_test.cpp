@@ -145,4 +145,30 @@ TEST_CASE("EventReader: only the partitions it was given, each in turn") {
   CHECK(all.Read(100, 0ms).size() == 10);
 }
 
+TEST_CASE("EventReader: with pacing, batches go out an interval apart, but a full batch does not wait") {
+  FileLog f;
+  AppendAll(*f.log, "d", 0, 10);
+  EventReader reader(*f.log, {0});
+  reader.set_pacing(std::chrono::milliseconds(300));
+  CHECK(reader.Read(4, 0ms).size() == 4);  // full batches: the rest follows at once
+  CHECK(reader.Read(4, 0ms).size() == 4);
+  const auto handed_out = std::chrono::steady_clock::now();  // no later than the reader notes it
+  auto last = reader.Read(4, 0ms);  // the last two, not a full batch
+  CHECK(Bodies(last) == Expected(8, 10));
+  AppendAll(*f.log, "d", 10, 11);
+  auto next = reader.Read(4, 1000ms);
+  CHECK(std::chrono::steady_clock::now() - handed_out >= 300ms);  // held until due
+  CHECK(Bodies(next) == Expected(10, 11));
+}
+
+TEST_CASE("EventReader: with pacing, the first event after a quiet spell is not held") {
+  FileLog f;
+  EventReader reader(*f.log, {0});
+  reader.set_pacing(std::chrono::seconds(30));
+  AppendAll(*f.log, "d", 0, 1);
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(Bodies(reader.Read(4, 1000ms)) == Expected(0, 1));
+  CHECK(std::chrono::steady_clock::now() - start < 10s);  // not the 30 s interval
+}
+
 }  // namespace iothub
