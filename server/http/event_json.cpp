@@ -84,22 +84,26 @@ json EventToJson(const Event& e) {
 namespace {
 
 void AppendString(std::string& out, std::string_view s) {
-  const bool plain = std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
-  if (!plain) {
-    out += json(std::string(s)).dump(-1, ' ', false, json::error_handler_t::replace);
-    return;
-  }
-  out += '"';
   // Plain ASCII needs only quotes and backslashes escaped: copy the runs between them.
-  for (size_t at = 0; at < s.size();) {
-    size_t special = at;
-    while (special < s.size() && s[special] != '"' && s[special] != '\\') ++special;
-    out.append(s.data() + at, special - at);
-    if (special == s.size()) break;
-    out += '\\';
-    out += s[special];
-    at = special + 1;
+  // Anything else (control characters, DEL, non-ASCII, bytes that are not UTF-8) is
+  // nlohmann's to write, so that the escapes are exactly its own.
+  const size_t start = out.size();
+  out += '"';
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c < 0x20 || c >= 0x7f) {
+      out.resize(start);
+      out += json(std::string(s)).dump(-1, ' ', false, json::error_handler_t::replace);
+      return;
+    }
+    if (c == '"' || c == '\\') {
+      out.append(s.data() + run, i - run);
+      out += '\\';
+      run = i;
+    }
   }
+  out.append(s.data() + run, s.size() - run);
   out += '"';
 }
 
