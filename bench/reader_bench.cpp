@@ -307,7 +307,8 @@ int main(int argc, char** argv) {
   fs::create_directories(dir);
   std::system((o.emulator + " --data-dir " + dir.string() + " --generate-certs > /dev/null").c_str());
   std::printf("reader-bench: one publisher, QoS 1 over TLS, %d in flight, %d-byte payloads, %d messages a phase,\n"
-              "each phase %d times, interleaved (the median counts); readers are GET /emulator/events/stream?from=latest\n\n",
+              "each phase %d times, interleaved (the median counts);\n"
+              "readers are GET /emulator/events/stream?from=latest\n\n",
               o.inflight, o.size, o.messages, o.repeats);
   const std::string payload(o.size, 'x');
 

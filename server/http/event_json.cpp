@@ -113,8 +113,9 @@ void AppendInteger(std::string& out, int64_t n) {
 }
 
 // An object of string members, written in key order: later duplicates win, as in a map.
-void AppendObject(std::string& out, const Properties& members, std::initializer_list<std::pair<std::string_view, std::string_view>> last = {}) {
-  // Each member with the JSON text to write for it, when that is not its value as a string.
+// `last`: members given as JSON text, after (and so over) `members`.
+void AppendObject(std::string& out, const Properties& members,
+                  std::initializer_list<std::pair<std::string_view, std::string_view>> last = {}) {
   struct Member {
     std::string_view key, value;
     bool is_json;
@@ -184,9 +185,10 @@ std::string EventToJsonText(const Event& e) {
   // In key order: absoluteExpiryTime, contentEncoding, contentType, correlationId, messageId, userId.
   for (const auto& [name, value] :
        {std::pair{"absoluteExpiryTime", &e.properties.absolute_expiry_time},
-        std::pair{"contentEncoding", &e.properties.content_encoding}, std::pair{"contentType", &e.properties.content_type},
-        std::pair{"correlationId", &e.properties.correlation_id}, std::pair{"messageId", &e.properties.message_id},
-        std::pair{"userId", &e.properties.user_id}}) {
+        std::pair{"contentEncoding", &e.properties.content_encoding},
+        std::pair{"contentType", &e.properties.content_type},
+        std::pair{"correlationId", &e.properties.correlation_id},
+        std::pair{"messageId", &e.properties.message_id}, std::pair{"userId", &e.properties.user_id}}) {
     if (!*value) continue;
     if (!first) out += ',';
     first = false;
