@@ -225,6 +225,10 @@ int main(int argc, char** argv) {
   // with ~20 mostly idle threads that is megabytes of resident memory for
   // nothing. Four arenas keep contention low on the busy MQTT and log threads.
   mallopt(M_ARENA_MAX, 4);
+  // Our TLS channel writes through OpenSSL's socket BIO, which uses write(): a peer that
+  // resets the connection must cost an EPIPE on that socket, not the process. (cpp-httplib
+  // happens to ignore SIGPIPE too; the front door leaving it must not bring the signal back.)
+  ::signal(SIGPIPE, SIG_IGN);
   auto loaded = iothub::app::LoadConfig(argc, argv);
   if (auto* exit_code = std::get_if<int>(&loaded)) return *exit_code;
   const auto& config = std::get<iothub::app::Config>(loaded);
