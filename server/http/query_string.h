@@ -1,9 +1,11 @@
-// The query string of a request target, as cpp-httplib 0.11 parsed it, so that
-// moving off it changes nothing a client sees: pairs split on '&', then at the
-// first '=' (no '=': an empty value); names and values percent-decoded with '+'
-// as a space (HTML form encoding, which browsers and curl --data-urlencode use);
-// a broken escape such as "%zz" kept as written rather than refused; pairs with
-// an empty name dropped. A name may repeat; HttpRequest::Query takes the first.
+// The query string of a request target, read as cpp-httplib 0.11 read it, so that
+// moving off it changes nothing a client relies on: pairs split on '&', names and
+// values percent-decoded with '+' as a space (HTML form encoding, which browsers
+// and curl --data-urlencode use), a broken escape such as "%zz" kept as written
+// rather than refused, pairs with an empty name dropped; a name may repeat and
+// HttpRequest::Query takes the first. Two deliberate differences: a pair splits at
+// its first '=' ("x=a=b" is x = "a=b"; httplib kept only "b"), and the non-standard
+// "%uXXXX" is not decoded.
 #pragma once
 
 #include <string>
