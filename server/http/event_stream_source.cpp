@@ -1,5 +1,6 @@
 #include "http/event_stream_source.h"
 
+#include <algorithm>
 #include <atomic>
 
 #include "http/event_json.h"

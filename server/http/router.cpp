@@ -1,5 +1,6 @@
 #include "http/router.h"
 
+#include <cstdint>
 #include <stdexcept>
 
 #include "core/device.h"
