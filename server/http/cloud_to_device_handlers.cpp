@@ -11,25 +11,26 @@
 namespace iothub::http {
 
 // POST /emulator/devices/{id}/messages, with the body of http/cloud_to_device_json.h
-void SendCloudToDevice(const HttpContext& ctx, const httplib::Request& req, httplib::Response& res) {
-  const std::string id = req.matches[1];
-  if (!Authorize(ctx, req, res, "devices/" + id, kServiceConnect)) return;
+HttpResponse SendCloudToDevice(const HttpContext& ctx, const HttpRequest& req) {
+  const std::string& id = req.RouteParam("deviceId");
+  if (Status s = Authorize(ctx, req, "devices/" + id, kServiceConnect); !s.ok()) return ErrorResponse(s);
   auto body = ParseJsonValue(req.body);
-  if (!body.ok()) return WriteError(res, body.status());
+  if (!body.ok()) return ErrorResponse(body.status());
   auto m = CloudToDeviceMessageFromJson(*body, id);
-  if (!m.ok()) return WriteError(res, m.status());
+  if (!m.ok()) return ErrorResponse(m.status());
   auto sequence = ctx.cloud_to_device.Send(std::move(m).value());
-  if (!sequence.ok()) return WriteError(res, sequence.status());
-  WriteJson(res, 200, {{"deviceId", id}, {"sequenceNumber", *sequence}, {"queued", ctx.cloud_to_device.Count(id)}});
+  if (!sequence.ok()) return ErrorResponse(sequence.status());
+  return JsonResponse(200,
+                      {{"deviceId", id}, {"sequenceNumber", *sequence}, {"queued", ctx.cloud_to_device.Count(id)}});
 }
 
 // DELETE /devices/{id}/commands
-void PurgeCloudToDevice(const HttpContext& ctx, const httplib::Request& req, httplib::Response& res) {
-  const std::string id = req.matches[1];
-  if (!Authorize(ctx, req, res, "devices/" + id, kServiceConnect)) return;
+HttpResponse PurgeCloudToDevice(const HttpContext& ctx, const HttpRequest& req) {
+  const std::string& id = req.RouteParam("deviceId");
+  if (Status s = Authorize(ctx, req, "devices/" + id, kServiceConnect); !s.ok()) return ErrorResponse(s);
   auto purged = ctx.cloud_to_device.Purge(id);
-  if (!purged.ok()) return WriteError(res, purged.status());
-  WriteJson(res, 200, {{"totalMessagesPurged", *purged}, {"deviceId", id}, {"moduleId", nullptr}});
+  if (!purged.ok()) return ErrorResponse(purged.status());
+  return JsonResponse(200, {{"totalMessagesPurged", *purged}, {"deviceId", id}, {"moduleId", nullptr}});
 }
 
 }  // namespace iothub::http

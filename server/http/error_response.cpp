@@ -24,7 +24,7 @@ std::string TrackingId() {
 
 int HttpStatusOf(ErrorCode code) { return ErrorCodeNumber(code) / 1000; }
 
-void WriteError(httplib::Response& res, const Status& status) {
+HttpResponse ErrorResponse(const Status& status) {
   // The Node SDK splits Message on ';' and ':' to find the code and text, so
   // the text must not start the body with either; ';' inside it is harmless.
   nlohmann::json body = {
@@ -32,14 +32,18 @@ void WriteError(httplib::Response& res, const Status& status) {
       {"ExceptionMessage",
        "Tracking ID:" + TrackingId() + "-G:emulator-TimeStamp:" + FormatErrorTimestamp(Clock::now())},
   };
-  res.set_header("iothub-errorcode", ErrorCodeName(status.code()));
-  WriteJson(res, HttpStatusOf(status.code()), body);
+  HttpResponse res = JsonResponse(HttpStatusOf(status.code()), body);
+  res.headers.Set("iothub-errorcode", ErrorCodeName(status.code()));
+  return res;
 }
 
-void WriteJson(httplib::Response& res, int http_status, const nlohmann::json& body) {
+HttpResponse JsonResponse(int http_status, const nlohmann::json& body) {
+  HttpResponse res;
   res.status = http_status;
+  res.content_type = kJsonType;
   // Invalid UTF-8 (a device's non-JSON method answer, say) becomes U+FFFD rather than a 500.
-  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), kJsonType);
+  res.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return res;
 }
 
 }  // namespace iothub::http

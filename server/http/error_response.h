@@ -4,16 +4,16 @@
 // taken from the error's six-digit code.
 #pragma once
 
-#include <httplib.h>
-
 #include <nlohmann/json_fwd.hpp>
 
 #include "core/status.h"
+#include "http/http_message.h"
 
 namespace iothub::http {
 
 int HttpStatusOf(ErrorCode code);
-void WriteError(httplib::Response& res, const Status& status);
-void WriteJson(httplib::Response& res, int http_status, const nlohmann::json& body);
+// `status` must not be OK.
+HttpResponse ErrorResponse(const Status& status);
+HttpResponse JsonResponse(int http_status, const nlohmann::json& body);
 
 }  // namespace iothub::http

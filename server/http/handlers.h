@@ -1,41 +1,41 @@
-// REST handlers, one function per operation; https_server.cpp maps routes to them.
+// REST handlers, one function per operation; routes.cpp maps paths to them.
+// A handler reads the request's decoded route params ("deviceId") and answers
+// with a value; none of them sees the HTTP library.
 #pragma once
 
-#include <httplib.h>
-
 #include "http/http_context.h"
+#include "http/http_message.h"
 
 namespace iothub::http {
 
-using HandlerFn = void (*)(const HttpContext&, const httplib::Request&, httplib::Response&);
-
 // device_handlers.cpp: the identity registry.
-void PutDevice(const HttpContext&, const httplib::Request&, httplib::Response&);
-void GetDevice(const HttpContext&, const httplib::Request&, httplib::Response&);
-void DeleteDevice(const HttpContext&, const httplib::Request&, httplib::Response&);
-void ListDevices(const HttpContext&, const httplib::Request&, httplib::Response&);
-void BulkDevices(const HttpContext&, const httplib::Request&, httplib::Response&);
+HttpResponse PutDevice(const HttpContext&, const HttpRequest&);
+HttpResponse GetDevice(const HttpContext&, const HttpRequest&);
+HttpResponse DeleteDevice(const HttpContext&, const HttpRequest&);
+HttpResponse ListDevices(const HttpContext&, const HttpRequest&);
+HttpResponse BulkDevices(const HttpContext&, const HttpRequest&);
 
 // event_handlers.cpp: the emulator's own read API over the event log (not an IoT Hub API).
-void ListEvents(const HttpContext&, const httplib::Request&, httplib::Response&);
+HttpResponse ListEvents(const HttpContext&, const HttpRequest&);
 // event_stream_handler.cpp: the same as Server-Sent Events, live.
-void StreamEvents(const HttpContext&, const httplib::Request&, httplib::Response&);
+StreamingReply StreamEvents(const HttpContext&, const HttpRequest&);
 
 // twin_handlers.cpp: device twins.
-void GetTwin(const HttpContext&, const httplib::Request&, httplib::Response&);
-void PatchTwin(const HttpContext&, const httplib::Request&, httplib::Response&);
-void ReplaceTwin(const HttpContext&, const httplib::Request&, httplib::Response&);
+HttpResponse GetTwin(const HttpContext&, const HttpRequest&);
+HttpResponse PatchTwin(const HttpContext&, const HttpRequest&);
+HttpResponse ReplaceTwin(const HttpContext&, const HttpRequest&);
 
-// method_handlers.cpp: direct methods.
-void InvokeMethod(const HttpContext&, const httplib::Request&, httplib::Response&);
+// method_handlers.cpp: direct methods. Answers through `done` when the device does,
+// or the call fails or times out: possibly before returning, possibly on another thread.
+void InvokeMethod(const HttpContext&, const HttpRequest&, ResponseCallback done);
 
 // cloud_to_device_handlers.cpp
-void SendCloudToDevice(const HttpContext&, const httplib::Request&, httplib::Response&);
-void PurgeCloudToDevice(const HttpContext&, const httplib::Request&, httplib::Response&);
+HttpResponse SendCloudToDevice(const HttpContext&, const HttpRequest&);
+HttpResponse PurgeCloudToDevice(const HttpContext&, const HttpRequest&);
 
 // statistics_handlers.cpp
-void GetDeviceStatistics(const HttpContext&, const httplib::Request&, httplib::Response&);
-void GetServiceStatistics(const HttpContext&, const httplib::Request&, httplib::Response&);
-void GetHealth(const HttpContext&, const httplib::Request&, httplib::Response&);
+HttpResponse GetDeviceStatistics(const HttpContext&, const HttpRequest&);
+HttpResponse GetServiceStatistics(const HttpContext&, const HttpRequest&);
+HttpResponse GetHealth(const HttpContext&, const HttpRequest&);
 
 }  // namespace iothub::http

@@ -1,5 +1,6 @@
-// The HTTPS front end: cpp-httplib's SSLServer, the route table, and IoT Hub's
-// error form for everything that goes wrong before or inside a handler.
+// The HTTPS front end: cpp-httplib's SSLServer, adapted to our own request and
+// response types and router (routes.h), and IoT Hub's error form for everything
+// that goes wrong before or inside a handler.
 #pragma once
 
 #include <memory>

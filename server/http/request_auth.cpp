@@ -1,21 +1,12 @@
 #include "http/request_auth.h"
 
-#include "http/error_response.h"
-
 namespace iothub::http {
 
-bool Authorize(const HttpContext& ctx, const httplib::Request& req, httplib::Response& res, std::string_view target,
-               Permissions any_of) {
-  if (!req.has_header("Authorization")) {
-    WriteError(res, Status::Unauthorized("The Authorization header with a SharedAccessSignature token is missing"));
-    return false;
-  }
-  auto principal = ctx.authenticator.Authorize(req.get_header_value("Authorization"), target, any_of);
-  if (!principal.ok()) {
-    WriteError(res, principal.status());
-    return false;
-  }
-  return true;
+Status Authorize(const HttpContext& ctx, const HttpRequest& req, std::string_view target, Permissions any_of) {
+  const std::string* token = req.headers.Find("Authorization");
+  if (!token) return Status::Unauthorized("The Authorization header with a SharedAccessSignature token is missing");
+  auto principal = ctx.authenticator.Authorize(*token, target, any_of);
+  return principal.ok() ? Status::Ok() : principal.status();
 }
 
 }  // namespace iothub::http

@@ -6,22 +6,23 @@
 
 namespace iothub::http {
 
-void GetDeviceStatistics(const HttpContext& ctx, const httplib::Request& req, httplib::Response& res) {
-  if (!Authorize(ctx, req, res, "statistics/devices", kRegistryRead)) return;
+HttpResponse GetDeviceStatistics(const HttpContext& ctx, const HttpRequest& req) {
+  if (Status s = Authorize(ctx, req, "statistics/devices", kRegistryRead); !s.ok()) return ErrorResponse(s);
   DeviceCounts counts = ctx.registry.Statistics();
-  WriteJson(res, 200,
-            {{"totalDeviceCount", counts.total},
-             {"enabledDeviceCount", counts.enabled},
-             {"disabledDeviceCount", counts.disabled}});
+  return JsonResponse(200, {{"totalDeviceCount", counts.total},
+                            {"enabledDeviceCount", counts.enabled},
+                            {"disabledDeviceCount", counts.disabled}});
 }
 
-void GetServiceStatistics(const HttpContext& ctx, const httplib::Request& req, httplib::Response& res) {
-  if (!Authorize(ctx, req, res, "statistics/service", kServiceConnect | kRegistryRead)) return;
-  WriteJson(res, 200, {{"connectedDeviceCount", ctx.connections.ConnectedCount()}});
+HttpResponse GetServiceStatistics(const HttpContext& ctx, const HttpRequest& req) {
+  if (Status s = Authorize(ctx, req, "statistics/service", kServiceConnect | kRegistryRead); !s.ok()) {
+    return ErrorResponse(s);
+  }
+  return JsonResponse(200, {{"connectedDeviceCount", ctx.connections.ConnectedCount()}});
 }
 
-void GetHealth(const HttpContext&, const httplib::Request&, httplib::Response& res) {
-  WriteJson(res, 200, {{"status", "healthy"}});
+HttpResponse GetHealth(const HttpContext&, const HttpRequest&) {
+  return JsonResponse(200, {{"status", "healthy"}});
 }
 
 }  // namespace iothub::http

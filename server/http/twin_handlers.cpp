@@ -12,16 +12,18 @@ namespace {
 
 using nlohmann::json;
 
-void WriteTwin(httplib::Response& res, const Result<std::pair<Device, TwinDocument>>& twin) {
-  if (!twin.ok()) return WriteError(res, twin.status());
-  res.set_header("ETag", "\"" + twin->second.etag() + "\"");
-  WriteJson(res, 200, TwinToJson(twin->first, twin->second));
+HttpResponse TwinResponse(const Result<std::pair<Device, TwinDocument>>& twin) {
+  if (!twin.ok()) return ErrorResponse(twin.status());
+  HttpResponse res = JsonResponse(200, TwinToJson(twin->first, twin->second));
+  res.headers.Set("ETag", "\"" + twin->second.etag() + "\"");
+  return res;
 }
 
 // Twin writes take If-Match with the twin's etag or "*"; without it, as "*".
-Precondition TwinPrecondition(const httplib::Request& req) {
-  if (!req.has_header("If-Match")) return {Precondition::Kind::kAny, {}};
-  std::string v = req.get_header_value("If-Match");
+Precondition TwinPrecondition(const HttpRequest& req) {
+  const std::string* if_match = req.headers.Find("If-Match");
+  if (!if_match) return {Precondition::Kind::kAny, {}};
+  std::string v = *if_match;
   if (v.starts_with("W/")) v.erase(0, 2);
   if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
   if (v == "*") return {Precondition::Kind::kAny, {}};
@@ -29,30 +31,34 @@ Precondition TwinPrecondition(const httplib::Request& req) {
 }
 
 template <typename Write>
-void WriteWith(const HttpContext& ctx, const httplib::Request& req, httplib::Response& res, Write write) {
-  const std::string id = req.matches[1];
-  if (!Authorize(ctx, req, res, "twins/" + id, kServiceConnect | kRegistryWrite)) return;
+HttpResponse WriteWith(const HttpContext& ctx, const HttpRequest& req, Write write) {
+  const std::string& id = req.RouteParam("deviceId");
+  if (Status s = Authorize(ctx, req, "twins/" + id, kServiceConnect | kRegistryWrite); !s.ok()) {
+    return ErrorResponse(s);
+  }
   auto body = ParseJsonValue(req.body);
-  if (!body.ok()) return WriteError(res, body.status());
-  WriteTwin(res, write(id, *body, TwinPrecondition(req)));
+  if (!body.ok()) return ErrorResponse(body.status());
+  return TwinResponse(write(id, *body, TwinPrecondition(req)));
 }
 
 }  // namespace
 
-void GetTwin(const HttpContext& ctx, const httplib::Request& req, httplib::Response& res) {
-  const std::string id = req.matches[1];
-  if (!Authorize(ctx, req, res, "twins/" + id, kServiceConnect | kRegistryRead)) return;
-  WriteTwin(res, ctx.twins.Get(id));
+HttpResponse GetTwin(const HttpContext& ctx, const HttpRequest& req) {
+  const std::string& id = req.RouteParam("deviceId");
+  if (Status s = Authorize(ctx, req, "twins/" + id, kServiceConnect | kRegistryRead); !s.ok()) {
+    return ErrorResponse(s);
+  }
+  return TwinResponse(ctx.twins.Get(id));
 }
 
-void PatchTwin(const HttpContext& ctx, const httplib::Request& req, httplib::Response& res) {
-  WriteWith(ctx, req, res, [&](const std::string& id, const json& body, const Precondition& p) {
+HttpResponse PatchTwin(const HttpContext& ctx, const HttpRequest& req) {
+  return WriteWith(ctx, req, [&](const std::string& id, const json& body, const Precondition& p) {
     return ctx.twins.Patch(id, body, p);
   });
 }
 
-void ReplaceTwin(const HttpContext& ctx, const httplib::Request& req, httplib::Response& res) {
-  WriteWith(ctx, req, res, [&](const std::string& id, const json& body, const Precondition& p) {
+HttpResponse ReplaceTwin(const HttpContext& ctx, const HttpRequest& req) {
+  return WriteWith(ctx, req, [&](const std::string& id, const json& body, const Precondition& p) {
     return ctx.twins.Replace(id, body, p);
   });
 }

@@ -123,6 +123,18 @@ test('a stale ETag fails with InvalidEtagError', async () => {
   assert.equal((await call({ 'If-Match': `"${current}"` })).status, 'disabled');
 });
 
+test("a device id with '/' fails with ArgumentError, and no device is made", async () => {
+  // The SDK sends the id encoded ("a%2Fb"); IoT Hub does not allow '/' in an id: 400 ArgumentInvalid.
+  await assert.rejects(registry.create({ deviceId: 'a/b' }), (err) => {
+    assert.ok(err instanceof errors.ArgumentError, `${err.name}: ${err.message}`);
+    assert.match(err.message, /Device id 'a\/b' is invalid/);
+    return true;
+  });
+  await assert.rejects(registry.get('a/b'), errors.ArgumentError);
+  await assert.rejects(registry.getTwin('a/b'), errors.ArgumentError);
+  await assert.rejects(registry.get('a'), errors.DeviceNotFoundError);
+});
+
 test('wrong credentials fail with UnauthorizedError', async () => {
   const forged = Registry.fromConnectionString(hubConnectionString('iothubowner', Buffer.alloc(32).toString('base64')));
   await assert.rejects(forged.get('gen-keys'), errors.UnauthorizedError);
