@@ -12,25 +12,37 @@ int HexValue(char c) {
   return -1;
 }
 
+// Decodes into `out`; false at the first broken escape unless `lenient`, which keeps it as written.
+bool Decode(std::string_view text, bool plus_is_space, bool lenient, std::string& out) {
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '%') {
+      const int hi = i + 2 < text.size() ? HexValue(text[i + 1]) : -1;
+      const int lo = i + 2 < text.size() ? HexValue(text[i + 2]) : -1;
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+      if (!lenient) return false;
+    }
+    out.push_back(c == '+' && plus_is_space ? ' ' : c);
+  }
+  return true;
+}
+
 }  // namespace
 
 std::optional<std::string> UrlDecode(std::string_view text, bool plus_is_space) {
   std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '%') {
-      if (i + 2 >= text.size()) return std::nullopt;
-      int hi = HexValue(text[i + 1]), lo = HexValue(text[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out.push_back(' ');
-    } else {
-      out.push_back(c);
-    }
-  }
+  if (!Decode(text, plus_is_space, false, out)) return std::nullopt;
+  return out;
+}
+
+std::string UrlDecodeLenient(std::string_view text, bool plus_is_space) {
+  std::string out;
+  Decode(text, plus_is_space, true, out);
   return out;
 }
 
