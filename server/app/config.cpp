@@ -86,8 +86,13 @@ std::variant<Config, int> LoadConfig(int argc, const char* const* argv) {
                                 ->capture_default_str();
   add(https_port);
   add(app.add_option("--http-threads", c.http_threads,
-                     "HTTPS worker threads; each open event stream holds one, and the REST API keeps 8")
-          ->check(CLI::Range(9, 1024))
+                     "Threads running REST handlers (registry, twins: database work); connections, event "
+                     "streams and waiting method calls hold none")
+          ->check(CLI::Range(1, 256))
+          ->capture_default_str());
+  add(app.add_option("--https-max-connections", c.https_max_connections,
+                     "HTTPS connections open at once; more wait to be accepted (WebSocket devices are not counted)")
+          ->check(CLI::Range(1, 1000000))
           ->capture_default_str());
   add(app.add_option("--mqtt-bind", c.mqtt_bind, "Address of the MQTT-over-TLS listener")->capture_default_str());
   add(app.add_option("--mqtt-port", c.mqtt_port, "MQTT over TLS port (devices)")->check(CLI::Range(1, 65535))
@@ -98,7 +103,9 @@ std::variant<Config, int> LoadConfig(int argc, const char* const* argv) {
           ->capture_default_str());
   add(app.add_option("--mqtt-plain-bind", c.mqtt_plain_bind, "Address of the plain-TCP MQTT listener")
           ->capture_default_str());
-  add(app.add_option("--mqtt-threads", c.mqtt_threads, "Threads serving MQTT connections")->check(CLI::Range(1, 64))
+  add(app.add_option("--io-threads,--mqtt-threads", c.io_threads,
+                     "Threads of the event loop serving every connection (MQTT, HTTPS, WebSocket)")
+          ->check(CLI::Range(1, 64))
           ->capture_default_str());
   add(app.add_option("--mqtt-max-pending", c.mqtt_max_pending,
                      "MQTT connections that may be waiting to sign in at once; more are closed at once")

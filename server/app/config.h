@@ -17,12 +17,13 @@ struct Config {
   std::string https_bind = "0.0.0.0";
   int https_port = 443;
   bool https_port_explicit = false;  // set by the user: no fallback when it cannot be bound
-  int http_threads = 64;
+  int http_threads = 4;             // run REST handlers; connections hold none
+  int https_max_connections = 10000;
   std::string mqtt_bind = "0.0.0.0";
   int mqtt_port = 8883;
   std::string mqtt_plain_bind = "127.0.0.1";
   int mqtt_plain_port = 0;  // 0: off
-  int mqtt_threads = 2;
+  int io_threads = 2;  // the event loop's: every listener and connection
   int mqtt_max_pending = 256;  // connections not yet signed in
   int partitions = 4;
   double retention_hours = 24;

@@ -23,7 +23,7 @@
 #include "core/sas_authenticator.h"
 #include "core/timers.h"
 #include "core/twins.h"
-#include "http/https_server.h"
+#include "http/rest_server.h"
 #include "mqtt/mqtt_server.h"
 #include "storage/sqlite_database.h"
 #include "storage/sqlite_cloud_to_device_store.h"
@@ -32,6 +32,8 @@
 #include "storage/sqlite_event_store.h"
 #include "storage/sqlite_subscription_store.h"
 #include "tls/dev_certificates.h"
+#include "transport/event_loop.h"
+#include "transport/tls_server_context.h"
 
 namespace {
 
@@ -46,9 +48,9 @@ tls::TlsMaterial LoadTls(const app::Config& c) {
   return tls::LoadOrCreateDevCertificates(fs::path(c.data_dir) / "certs", c.AcceptedHostNames());
 }
 
-// Binds the HTTPS listener, falling back from the default 443 to 8443 when 443
+// Opens the HTTPS listener, falling back from the default 443 to 8443 when 443
 // is privileged, so `make run` works for a normal user. Returns the bound port, 0 on failure.
-int BindHttps(http::HttpsServer& server, const app::Config& c) {
+int OpenHttps(http::RestServer& server, const app::Config& c) {
   int port = c.https_port;
   if (auto why = app::WhyCannotBind(c.https_bind, port, "--https-port")) {
     if (c.https_port_explicit) {
@@ -65,8 +67,8 @@ int BindHttps(http::HttpsServer& server, const app::Config& c) {
       return 0;
     }
   }
-  if (!server.Bind(c.https_bind, port)) {
-    spdlog::error("Cannot listen for HTTPS on {}:{}", c.https_bind, port);
+  if (auto why = server.Open(c.https_bind, port)) {
+    spdlog::error("Cannot listen for HTTPS: {}", *why);
     return 0;
   }
   return port;
@@ -184,16 +186,14 @@ int Run(const app::Config& c) {
                  event_log->partition_count(), c.partitions);
   }
 
-  // Event streams each hold a worker thread; the REST API keeps at least 8.
-  http::HttpsServer https(tls, {registry, authenticator, connections, *event_log, methods, cloud_to_device,
-                                  twins, std::max(1, c.http_threads - 8)},
-                          static_cast<size_t>(c.http_threads));
-  int https_port = BindHttps(https, c);
-  if (https_port == 0) return 1;
+  // Every listener and connection runs on this loop. Declared after what the
+  // connections use, so that its handlers are gone before those are.
+  transport::TlsServerContext tls_context(tls);
+  transport::EventLoop loop(c.io_threads);
 
-  mqtt::MqttOptions mqtt_options{c.mqtt_bind, c.mqtt_port, c.mqtt_plain_bind, c.mqtt_plain_port, c.mqtt_threads};
+  mqtt::MqttOptions mqtt_options{c.mqtt_bind, c.mqtt_port, c.mqtt_plain_bind, c.mqtt_plain_port};
   mqtt_options.max_pending_connections = static_cast<size_t>(c.mqtt_max_pending);
-  mqtt::MqttServer mqtt(tls,
+  mqtt::MqttServer mqtt(loop.io(), tls_context,
                         {device_authenticator, authenticator,
                          DeviceServices{connections, *event_log, subscription_store, methods, twins, cloud_to_device}},
                         mqtt_options);
@@ -201,17 +201,31 @@ int Run(const app::Config& c) {
     spdlog::error("Cannot listen for MQTT: {}", *why);
     return 1;
   }
+
+  http::RestOptions rest_options;
+  rest_options.handler_threads = c.http_threads;
+  rest_options.max_connections = static_cast<size_t>(c.https_max_connections);
+  // MQTT over WebSockets: what the SDKs' MqttWs transports open on 443.
+  std::vector<http::WebSocketEndpoint> websockets{
+      {"/$iothub/websocket", "mqtt", [&mqtt](std::unique_ptr<transport::ByteStream> s) { mqtt.Adopt(std::move(s)); }}};
+  http::RestServer https(loop.io(), tls_context.get(),
+                         {registry, authenticator, connections, *event_log, methods, cloud_to_device, twins},
+                         rest_options, std::move(websockets));
+  const int https_port = OpenHttps(https, c);
+  if (https_port == 0) return 1;
+
   mqtt.Start();
-  std::thread https_thread([&https] { https.Run(); });
+  loop.Start();
 
   PrintBanner(c, policies, tls, https_port, mqtt, event_log->partition_count());
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   spdlog::info("Received {}, shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
-  https.Stop();
-  https_thread.join();
+  loop.Stop();
+  https.Close();
   mqtt.Stop();
+  loop.Shutdown();  // the connections, while what they use is still here
   // Commits what devices already sent; their acknowledgements go nowhere now.
   event_log.reset();
   spdlog::info("Stopped");

@@ -47,6 +47,15 @@ std::string HmacSha256(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<char*>(digest), length);
 }
 
+std::string Sha1(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (!EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha1(), nullptr)) {
+    throw std::runtime_error("SHA-1 failed");
+  }
+  return std::string(reinterpret_cast<char*>(digest), length);
+}
+
 std::string RandomBytes(size_t count) {
   std::string out(count, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(count)) != 1) {

@@ -1,11 +1,8 @@
 #include "mqtt/mqtt_server.h"
 
-#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
-#include <asio/post.hpp>
 
-#include <thread>
-#include <vector>
+#include <optional>
 
 #include "mqtt/mqtt_session.h"
 #include "transport/listener.h"
@@ -13,8 +10,9 @@
 namespace iothub::mqtt {
 
 struct MqttServer::Impl {
-  Impl(const tls::TlsMaterial& material, MqttServices s, MqttOptions o)
-      : services(s), options(std::move(o)), tls(material), pending("MQTT", options.max_pending_connections) {}
+  Impl(asio::io_context& loop, const transport::TlsServerContext& context, MqttServices s, MqttOptions o)
+      : services(s), options(std::move(o)), tls(context), pending("MQTT", options.max_pending_connections),
+        io(loop) {}
 
   transport::Listener::SessionFactory Sessions() {
     return [this](std::unique_ptr<transport::ByteStream> stream, transport::PendingSlot slot) {
@@ -24,50 +22,48 @@ struct MqttServer::Impl {
 
   MqttServices services;
   MqttOptions options;
-  transport::TlsServerContext tls;
-  transport::PendingConnections pending;  // both listeners' strangers; outlives the sessions (declared before io)
-  asio::io_context io;
-  transport::Listener tls_listener{io, &tls, pending, Sessions()};
-  transport::Listener plain_listener{io, nullptr, pending, Sessions()};
-  std::vector<std::thread> threads;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  const transport::TlsServerContext& tls;
+  transport::PendingConnections pending;  // every listener's strangers
+  asio::io_context& io;
+  // Reset by Stop(): sockets must go before the event loop's io_context does.
+  std::optional<transport::Listener> tls_listener{std::in_place, io, &tls, pending, Sessions()};
+  std::optional<transport::Listener> plain_listener{std::in_place, io, nullptr, pending, Sessions()};
 };
 
-MqttServer::MqttServer(const tls::TlsMaterial& tls, MqttServices services, MqttOptions options)
-    : impl_(std::make_unique<Impl>(tls, services, std::move(options))) {}
+MqttServer::MqttServer(asio::io_context& io, const transport::TlsServerContext& tls, MqttServices services,
+                       MqttOptions options)
+    : impl_(std::make_unique<Impl>(io, tls, services, std::move(options))) {}
 
 MqttServer::~MqttServer() { Stop(); }
 
 std::optional<std::string> MqttServer::Bind() {
   const MqttOptions& o = impl_->options;
-  if (auto error = impl_->tls_listener.Bind(o.tls_bind, o.tls_port, "--mqtt-port")) return error;
-  if (o.plain_port > 0) return impl_->plain_listener.Bind(o.plain_bind, o.plain_port, "--mqtt-plain-port");
+  if (auto error = impl_->tls_listener->Bind(o.tls_bind, o.tls_port, "--mqtt-port")) return error;
+  if (o.plain_port > 0) return impl_->plain_listener->Bind(o.plain_bind, o.plain_port, "--mqtt-plain-port");
   return std::nullopt;
 }
 
 void MqttServer::Start() {
-  impl_->tls_listener.Start();
-  if (impl_->plain_listener.is_open()) impl_->plain_listener.Start();
-  impl_->work.emplace(impl_->io.get_executor());
-  for (int i = 0; i < std::max(1, impl_->options.threads); ++i) {
-    impl_->threads.emplace_back([this] { impl_->io.run(); });
+  impl_->tls_listener->Start();
+  if (impl_->plain_listener->is_open()) impl_->plain_listener->Start();
+}
+
+void MqttServer::Adopt(std::unique_ptr<transport::ByteStream> stream) {
+  auto slot = impl_->pending.TryTake();
+  if (!slot) {
+    stream->Close();  // strangers may not pile up, whichever way they came
+    return;
   }
+  impl_->Sessions()(std::move(stream), std::move(*slot));
 }
 
 void MqttServer::Stop() {
-  if (impl_->threads.empty()) return;
-  asio::post(impl_->io, [this] {
-    impl_->tls_listener.Close();
-    impl_->plain_listener.Close();
-  });
-  impl_->work.reset();
-  impl_->io.stop();
-  for (auto& t : impl_->threads) t.join();
-  impl_->threads.clear();
+  impl_->tls_listener.reset();
+  impl_->plain_listener.reset();
 }
 
-int MqttServer::tls_port() const { return impl_->tls_listener.port(); }
+int MqttServer::tls_port() const { return impl_->tls_listener ? impl_->tls_listener->port() : 0; }
 
-int MqttServer::plain_port() const { return impl_->plain_listener.port(); }
+int MqttServer::plain_port() const { return impl_->plain_listener ? impl_->plain_listener->port() : 0; }
 
 }  // namespace iothub::mqtt

@@ -22,6 +22,8 @@ class TcpStream : public ByteStream {
   const std::string& error() const override { return error_; }
   const char* kind() const override { return "plain TCP"; }
   const std::string& peer() const override { return peer_; }
+  // The socket under the stream, for a server library that waits on it (http/channel_socket).
+  asio::ip::tcp::socket& socket() { return socket_; }
 
  protected:
   int native_handle() { return socket_.native_handle(); }
