@@ -153,7 +153,7 @@ ByteStream::Io WebSocketStream::Write(const char* data, size_t size, size_t* wri
   if (staged_ == 0) {
     // After a close frame, RFC 6455 allows no more data frames.
     if (close_queued_) {
-      error_ = "WebSocket: write after the close frame";
+      if (error_.empty()) error_ = "WebSocket: write after the close frame";  // else keep why it closed
       return Io::kFailed;
     }
     staged_ = std::min(size, kMaxFramePayload);
