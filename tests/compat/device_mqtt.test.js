@@ -1,10 +1,11 @@
-// The official azure-iot-device client over MQTT (azure-iot-device-mqtt),
-// unmodified, sending telemetry to the emulator (issue: device MQTT endpoint).
+// The official azure-iot-device client over MQTT (azure-iot-device-mqtt), unmodified:
+// each test runs over Mqtt (TLS on 8883) and over MqttWs (a WebSocket on 443,
+// wss://{host}/$iothub/websocket, sub-protocol mqtt), which must behave the same.
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { Client, Message } = require('azure-iot-device');
-const { Mqtt } = require('azure-iot-device-mqtt');
+const { Mqtt, MqttWs } = require('azure-iot-device-mqtt');
 const { Registry } = require('azure-iothub');
 const { startEmulator, hubConnectionString, getJson } = require('./helpers/emulator');
 const { waitUntil, within } = require('./helpers/wait');
@@ -15,62 +16,179 @@ async function deviceTwinOf(registry, id) {
 }
 
 let hub;
-let deviceConnectionString;
 before(async () => {
   hub = await startEmulator();
-  const registry = Registry.fromConnectionString(hubConnectionString());
-  const device = (await registry.create({ deviceId: 'node-device' })).responseBody;
-  deviceConnectionString =
-    `HostName=localhost;DeviceId=node-device;SharedAccessKey=${device.authentication.symmetricKey.primaryKey}`;
 }, { timeout: 60000 });
 after(async () => { if (hub) await hub.stop(); }, { timeout: 30000 });
 
-test('sendEvent over MQTT lands in the event log with its ids, content type and properties', async () => {
-  const client = Client.fromConnectionString(deviceConnectionString, Mqtt);
-  await client.open();
-  for (let i = 0; i < 3; i++) {
-    const message = new Message(JSON.stringify({ deviceId: 'node-device', windSpeed: 10 + i }));
-    message.messageId = `msg-${i}`;
-    message.correlationId = `corr ${i}`;
-    message.contentType = 'application/json';
-    message.contentEncoding = 'utf-8';
-    message.properties.add('temperatureAlert', i === 2 ? 'true' : 'false');
-    message.properties.add('a&b', 'x=y/z');
-    await client.sendEvent(message);  // resolves on PUBACK, i.e. once the event is stored
-  }
-  await client.close();
-
-  const events = await getJson('/emulator/events?deviceId=node-device');
-  assert.equal(events.length, 3);
-  events.forEach((event, i) => {
-    assert.deepEqual(event.body, { deviceId: 'node-device', windSpeed: 10 + i });
-    assert.deepEqual(event.properties, {
-      messageId: `msg-${i}`, correlationId: `corr ${i}`, contentType: 'application/json', contentEncoding: 'utf-8',
-    });
-    assert.deepEqual(event.applicationProperties, { temperatureAlert: i === 2 ? 'true' : 'false', 'a&b': 'x=y/z' });
-    assert.equal(event.annotations['iothub-connection-device-id'], 'node-device');
-    assert.equal(event.annotations['iothub-message-source'], 'Telemetry');
-    assert.equal(JSON.parse(event.annotations['iothub-connection-auth-method']).scope, 'device');
-    if (i > 0) assert.equal(event.sequenceNumber, events[i - 1].sequenceNumber + 1);
-  });
-});
-
-test('the registry shows the device connected while its client is open', async () => {
+// A new device identity, and its connection string.
+async function createDevice(id) {
   const registry = Registry.fromConnectionString(hubConnectionString());
-  const client = Client.fromConnectionString(deviceConnectionString, Mqtt);
-  await client.open();
-  assert.equal((await registry.get('node-device')).responseBody.connectionState, 'Connected');
-  await client.close();
-  // The hub handles the DISCONNECT on its own time.
-  await waitUntil('the registry to show node-device disconnected',
-    async () => (await deviceTwinOf(registry, 'node-device')).connectionState === 'Disconnected');
-});
+  const device = (await registry.create({ deviceId: id })).responseBody;
+  return `HostName=localhost;DeviceId=${id};SharedAccessKey=${device.authentication.symmetricKey.primaryKey}`;
+}
 
-test('a wrong key fails to open with UnauthorizedError', async () => {
-  const wrong = deviceConnectionString.replace(/SharedAccessKey=.*/, `SharedAccessKey=${Buffer.alloc(32, 7).toString('base64')}`);
-  const client = Client.fromConnectionString(wrong, Mqtt);
-  await assert.rejects(client.open(), (err) => err.name === 'UnauthorizedError');
-});
+for (const [name, Transport, suffix] of [['Mqtt', Mqtt, ''], ['MqttWs', MqttWs, '-ws']]) {
+  let deviceConnectionString;
+  before(async () => { deviceConnectionString = await createDevice(`node-device${suffix}`); });
+
+  test(`${name}: sendEvent over ${name} lands in the event log with its ids, content type and properties`, async () => {
+    const client = Client.fromConnectionString(deviceConnectionString, Transport);
+    await client.open();
+    for (let i = 0; i < 3; i++) {
+      const message = new Message(JSON.stringify({ deviceId: `node-device${suffix}`, windSpeed: 10 + i }));
+      message.messageId = `msg-${i}`;
+      message.correlationId = `corr ${i}`;
+      message.contentType = 'application/json';
+      message.contentEncoding = 'utf-8';
+      message.properties.add('temperatureAlert', i === 2 ? 'true' : 'false');
+      message.properties.add('a&b', 'x=y/z');
+      await client.sendEvent(message);  // resolves on PUBACK, i.e. once the event is stored
+    }
+    await client.close();
+
+    const events = await getJson(`/emulator/events?deviceId=node-device${suffix}`);
+    assert.equal(events.length, 3);
+    events.forEach((event, i) => {
+      assert.deepEqual(event.body, { deviceId: `node-device${suffix}`, windSpeed: 10 + i });
+      assert.deepEqual(event.properties, {
+        messageId: `msg-${i}`, correlationId: `corr ${i}`, contentType: 'application/json', contentEncoding: 'utf-8',
+      });
+      assert.deepEqual(event.applicationProperties, { temperatureAlert: i === 2 ? 'true' : 'false', 'a&b': 'x=y/z' });
+      assert.equal(event.annotations['iothub-connection-device-id'], `node-device${suffix}`);
+      assert.equal(event.annotations['iothub-message-source'], 'Telemetry');
+      assert.equal(JSON.parse(event.annotations['iothub-connection-auth-method']).scope, 'device');
+      if (i > 0) assert.equal(event.sequenceNumber, events[i - 1].sequenceNumber + 1);
+    });
+  });
+
+  test(`${name}: the registry shows the device connected while its client is open`, async () => {
+    const registry = Registry.fromConnectionString(hubConnectionString());
+    const client = Client.fromConnectionString(deviceConnectionString, Transport);
+    await client.open();
+    assert.equal((await registry.get(`node-device${suffix}`)).responseBody.connectionState, 'Connected');
+    await client.close();
+    // The hub handles the DISCONNECT on its own time.
+    await waitUntil('the registry to show node-device disconnected',
+      async () => (await deviceTwinOf(registry, `node-device${suffix}`)).connectionState === 'Disconnected');
+  });
+
+  test(`${name}: a wrong key fails to open with UnauthorizedError`, async () => {
+    const wrong = deviceConnectionString.replace(/SharedAccessKey=.*/, `SharedAccessKey=${Buffer.alloc(32, 7).toString('base64')}`);
+    const client = Client.fromConnectionString(wrong, Transport);
+    await assert.rejects(client.open(), (err) => err.name === 'UnauthorizedError');
+  });
+
+  test(`${name}: direct methods: onDeviceMethod answers Client.invokeDeviceMethod`, async () => {
+    const { Client: ServiceClient } = require('azure-iothub');
+    const registry = Registry.fromConnectionString(hubConnectionString());
+    const created = (await registry.create({ deviceId: `node-methods${suffix}` })).responseBody;
+    const device = Client.fromConnectionString(
+      `HostName=localhost;DeviceId=node-methods${suffix};SharedAccessKey=${created.authentication.symmetricKey.primaryKey}`, Transport);
+    await device.open();
+    device.onDeviceMethod('setInterval', (request, response) => {
+      response.send(200, { interval: request.payload.seconds, applied: true });
+    });
+    // The SUBSCRIBE goes out after open; connectTimeoutInSeconds has the hub wait until the device listens.
+    const service = ServiceClient.fromConnectionString(hubConnectionString());
+    const { result } = await service.invokeDeviceMethod(`node-methods${suffix}`,
+      { methodName: 'setInterval', payload: { seconds: 5 }, responseTimeoutInSeconds: 10, connectTimeoutInSeconds: 10 });
+    assert.deepEqual(result, { status: 200, payload: { interval: 5, applied: true } });
+    await device.close();
+    await waitUntil('the registry to show node-methods disconnected',
+      async () => (await deviceTwinOf(registry, `node-methods${suffix}`)).connectionState === 'Disconnected');
+    await assert.rejects(service.invokeDeviceMethod(`node-methods${suffix}`, { methodName: 'setInterval', responseTimeoutInSeconds: 5 }),
+      (err) => err.response && err.response.statusCode === 404);
+  });
+
+  test(`${name}: cloud-to-device: the device client receives queued and live messages with their properties`, async () => {
+    const { postJson } = require('./helpers/emulator');
+    const registry = Registry.fromConnectionString(hubConnectionString());
+    const created = (await registry.create({ deviceId: `node-c2d${suffix}` })).responseBody;
+    const [queuedStatus] = await postJson(`/emulator/devices/node-c2d${suffix}/messages`,
+      { body: 'queued while offline', messageId: 'c2d-1', properties: { room: 'kitchen' } });
+    assert.equal(queuedStatus, 200);
+    const device = Client.fromConnectionString(
+      `HostName=localhost;DeviceId=node-c2d${suffix};SharedAccessKey=${created.authentication.symmetricKey.primaryKey}`, Transport);
+    const received = [];
+    device.on('message', (message) => {
+      received.push({ id: message.messageId, body: message.data.toString(), props: message.properties.propertyList });
+      device.complete(message, () => {});
+    });
+    await device.open();
+    // The queued message arriving shows the device is subscribed: the next one is sent while it listens.
+    await waitUntil('the queued message c2d-1', () => received.length >= 1);
+    const [liveStatus] = await postJson(`/emulator/devices/node-c2d${suffix}/messages`, { body: { on: true }, messageId: 'c2d-2' });
+    assert.equal(liveStatus, 200);
+    await waitUntil('the live message c2d-2', () => received.length >= 2);
+    assert.deepEqual(received.map((m) => m.id), ['c2d-1', 'c2d-2']);
+    assert.equal(received[0].body, 'queued while offline');
+    assert.deepEqual(received[0].props, [{ key: 'room', value: 'kitchen' }]);
+    assert.deepEqual(JSON.parse(received[1].body), { on: true });
+    // `complete` is a no-op over MQTT: the SDK's PUBACK, sent right after the 'message' event, completes
+    // the message. Wait for the hub to have counted both done, while the connection is still open.
+    await waitUntil('cloudToDeviceMessageCount of node-c2d to reach 0',
+      async () => (await deviceTwinOf(registry, `node-c2d${suffix}`)).cloudToDeviceMessageCount === 0);
+    await device.close();
+    assert.equal(received.length, 2);  // nothing delivered twice
+  });
+
+  test(`${name}: twins: getTwin, reported update and the desired listener against Registry getTwin/updateTwin`, async () => {
+    const errors = require('azure-iothub/dist/common-core/errors');
+    const registry = Registry.fromConnectionString(hubConnectionString());
+    const created = (await registry.create({ deviceId: `node-twin${suffix}` })).responseBody;
+    const device = Client.fromConnectionString(
+      `HostName=localhost;DeviceId=node-twin${suffix};SharedAccessKey=${created.authentication.symmetricKey.primaryKey}`, Transport);
+    await device.open();
+    const twin = await device.getTwin();
+    assert.equal(twin.properties.desired.$version, 1);
+    const desiredSeen = new Promise((resolve) => twin.on('properties.desired', (delta) => { if (delta.interval) resolve(delta); }));
+    await new Promise((resolve, reject) =>
+      twin.properties.reported.update({ battery: 80, firmware: { version: '1.0' } }, (err) => (err ? reject(err) : resolve())));
+
+    const serviceTwin = (await registry.getTwin(`node-twin${suffix}`)).responseBody;
+    assert.equal(serviceTwin.properties.reported.battery, 80);
+    assert.deepEqual(serviceTwin.properties.reported.firmware, { version: '1.0' });
+    const updated = (await registry.updateTwin(`node-twin${suffix}`,
+      { tags: { room: 'lab' }, properties: { desired: { interval: 5 } } }, serviceTwin.etag)).responseBody;
+    assert.equal(updated.tags.room, 'lab');
+    assert.equal(updated.properties.desired.interval, 5);
+    const delta = await within('the desired-property change to reach the device', desiredSeen);
+    assert.equal(delta.interval, 5);
+    assert.equal(delta.$version, updated.properties.desired.$version);
+    await assert.rejects(registry.updateTwin(`node-twin${suffix}`, { tags: { stale: true } }, serviceTwin.etag), errors.InvalidEtagError);
+    await device.close();
+  });
+
+  test(`${name}: twins: Twin.update with desired null removes every desired property, and the device hears each one go`, async () => {
+    const registry = Registry.fromConnectionString(hubConnectionString());
+    const created = (await registry.create({ deviceId: `node-twin-clear${suffix}` })).responseBody;
+    const device = Client.fromConnectionString(
+      `HostName=localhost;DeviceId=node-twin-clear${suffix};SharedAccessKey=${created.authentication.symmetricKey.primaryKey}`, Transport);
+    await device.open();
+    const deviceTwin = await device.getTwin();  // subscribes to desired-property changes
+    const deltas = [];
+    deviceTwin.on('properties.desired', (delta) => deltas.push(delta));
+
+    const serviceTwin = (await registry.getTwin(`node-twin-clear${suffix}`)).responseBody;
+    await serviceTwin.update({ tags: { site: 'north' }, properties: { desired: { interval: 5, mode: { eco: true } } } });
+    await waitUntil('the device to hear interval 5', () => deviceTwin.properties.desired.interval === 5);
+
+    // The SDK's Twin sends its own etag (If-Match) with the patch.
+    await serviceTwin.update({ properties: { desired: null } });
+    const cleared = await waitUntil('the device to hear the clearing patch',
+      () => deltas.find((d) => Object.prototype.hasOwnProperty.call(d, 'interval') && d.interval === null));
+    assert.deepEqual(cleared, { interval: null, mode: null, $version: serviceTwin.properties.desired.$version });
+    assert.equal(deviceTwin.properties.desired.interval, undefined);  // the device SDK's merge deleted them
+    assert.equal(deviceTwin.properties.desired.mode, undefined);
+
+    const fresh = (await registry.getTwin(`node-twin-clear${suffix}`)).responseBody;
+    assert.deepEqual(Object.keys(fresh.properties.desired).sort(), ['$metadata', '$version']);
+    assert.equal(fresh.properties.desired.$version, cleared.$version);
+    assert.deepEqual(fresh.tags, { site: 'north' });
+    await device.close();
+  });
+}
 
 test('our monitor (iothub monitor) shows what the official device SDK sends, in order', async () => {
   const { execFile } = require('node:child_process');
@@ -97,114 +215,4 @@ test('our monitor (iothub monitor) shows what the official device SDK sends, in 
   assert.deepEqual(events.map((e) => e.properties.messageId), ['m-0', 'm-1', 'm-2']);
   assert.deepEqual(events.map((e) => e.body.windSpeed), [10, 11, 12]);
   assert.ok(events.every((e) => e.applicationProperties.temperatureAlert === 'false'));
-});
-
-test('direct methods: onDeviceMethod answers Client.invokeDeviceMethod', async () => {
-  const { Client: ServiceClient } = require('azure-iothub');
-  const registry = Registry.fromConnectionString(hubConnectionString());
-  const created = (await registry.create({ deviceId: 'node-methods' })).responseBody;
-  const device = Client.fromConnectionString(
-    `HostName=localhost;DeviceId=node-methods;SharedAccessKey=${created.authentication.symmetricKey.primaryKey}`, Mqtt);
-  await device.open();
-  device.onDeviceMethod('setInterval', (request, response) => {
-    response.send(200, { interval: request.payload.seconds, applied: true });
-  });
-  // The SUBSCRIBE goes out after open; connectTimeoutInSeconds has the hub wait until the device listens.
-  const service = ServiceClient.fromConnectionString(hubConnectionString());
-  const { result } = await service.invokeDeviceMethod('node-methods',
-    { methodName: 'setInterval', payload: { seconds: 5 }, responseTimeoutInSeconds: 10, connectTimeoutInSeconds: 10 });
-  assert.deepEqual(result, { status: 200, payload: { interval: 5, applied: true } });
-  await device.close();
-  await waitUntil('the registry to show node-methods disconnected',
-    async () => (await deviceTwinOf(registry, 'node-methods')).connectionState === 'Disconnected');
-  await assert.rejects(service.invokeDeviceMethod('node-methods', { methodName: 'setInterval', responseTimeoutInSeconds: 5 }),
-    (err) => err.response && err.response.statusCode === 404);
-});
-
-test('cloud-to-device: the device client receives queued and live messages with their properties', async () => {
-  const { postJson } = require('./helpers/emulator');
-  const registry = Registry.fromConnectionString(hubConnectionString());
-  const created = (await registry.create({ deviceId: 'node-c2d' })).responseBody;
-  const [queuedStatus] = await postJson('/emulator/devices/node-c2d/messages',
-    { body: 'queued while offline', messageId: 'c2d-1', properties: { room: 'kitchen' } });
-  assert.equal(queuedStatus, 200);
-  const device = Client.fromConnectionString(
-    `HostName=localhost;DeviceId=node-c2d;SharedAccessKey=${created.authentication.symmetricKey.primaryKey}`, Mqtt);
-  const received = [];
-  device.on('message', (message) => {
-    received.push({ id: message.messageId, body: message.data.toString(), props: message.properties.propertyList });
-    device.complete(message, () => {});
-  });
-  await device.open();
-  // The queued message arriving shows the device is subscribed: the next one is sent while it listens.
-  await waitUntil('the queued message c2d-1', () => received.length >= 1);
-  const [liveStatus] = await postJson('/emulator/devices/node-c2d/messages', { body: { on: true }, messageId: 'c2d-2' });
-  assert.equal(liveStatus, 200);
-  await waitUntil('the live message c2d-2', () => received.length >= 2);
-  assert.deepEqual(received.map((m) => m.id), ['c2d-1', 'c2d-2']);
-  assert.equal(received[0].body, 'queued while offline');
-  assert.deepEqual(received[0].props, [{ key: 'room', value: 'kitchen' }]);
-  assert.deepEqual(JSON.parse(received[1].body), { on: true });
-  // `complete` is a no-op over MQTT: the SDK's PUBACK, sent right after the 'message' event, completes
-  // the message. Wait for the hub to have counted both done, while the connection is still open.
-  await waitUntil('cloudToDeviceMessageCount of node-c2d to reach 0',
-    async () => (await deviceTwinOf(registry, 'node-c2d')).cloudToDeviceMessageCount === 0);
-  await device.close();
-  assert.equal(received.length, 2);  // nothing delivered twice
-});
-
-test('twins: getTwin, reported update and the desired listener against Registry getTwin/updateTwin', async () => {
-  const errors = require('azure-iothub/dist/common-core/errors');
-  const registry = Registry.fromConnectionString(hubConnectionString());
-  const created = (await registry.create({ deviceId: 'node-twin' })).responseBody;
-  const device = Client.fromConnectionString(
-    `HostName=localhost;DeviceId=node-twin;SharedAccessKey=${created.authentication.symmetricKey.primaryKey}`, Mqtt);
-  await device.open();
-  const twin = await device.getTwin();
-  assert.equal(twin.properties.desired.$version, 1);
-  const desiredSeen = new Promise((resolve) => twin.on('properties.desired', (delta) => { if (delta.interval) resolve(delta); }));
-  await new Promise((resolve, reject) =>
-    twin.properties.reported.update({ battery: 80, firmware: { version: '1.0' } }, (err) => (err ? reject(err) : resolve())));
-
-  const serviceTwin = (await registry.getTwin('node-twin')).responseBody;
-  assert.equal(serviceTwin.properties.reported.battery, 80);
-  assert.deepEqual(serviceTwin.properties.reported.firmware, { version: '1.0' });
-  const updated = (await registry.updateTwin('node-twin',
-    { tags: { room: 'lab' }, properties: { desired: { interval: 5 } } }, serviceTwin.etag)).responseBody;
-  assert.equal(updated.tags.room, 'lab');
-  assert.equal(updated.properties.desired.interval, 5);
-  const delta = await within('the desired-property change to reach the device', desiredSeen);
-  assert.equal(delta.interval, 5);
-  assert.equal(delta.$version, updated.properties.desired.$version);
-  await assert.rejects(registry.updateTwin('node-twin', { tags: { stale: true } }, serviceTwin.etag), errors.InvalidEtagError);
-  await device.close();
-});
-
-test('twins: Twin.update with desired null removes every desired property, and the device hears each one go', async () => {
-  const registry = Registry.fromConnectionString(hubConnectionString());
-  const created = (await registry.create({ deviceId: 'node-twin-clear' })).responseBody;
-  const device = Client.fromConnectionString(
-    `HostName=localhost;DeviceId=node-twin-clear;SharedAccessKey=${created.authentication.symmetricKey.primaryKey}`, Mqtt);
-  await device.open();
-  const deviceTwin = await device.getTwin();  // subscribes to desired-property changes
-  const deltas = [];
-  deviceTwin.on('properties.desired', (delta) => deltas.push(delta));
-
-  const serviceTwin = (await registry.getTwin('node-twin-clear')).responseBody;
-  await serviceTwin.update({ tags: { site: 'north' }, properties: { desired: { interval: 5, mode: { eco: true } } } });
-  await waitUntil('the device to hear interval 5', () => deviceTwin.properties.desired.interval === 5);
-
-  // The SDK's Twin sends its own etag (If-Match) with the patch.
-  await serviceTwin.update({ properties: { desired: null } });
-  const cleared = await waitUntil('the device to hear the clearing patch',
-    () => deltas.find((d) => Object.prototype.hasOwnProperty.call(d, 'interval') && d.interval === null));
-  assert.deepEqual(cleared, { interval: null, mode: null, $version: serviceTwin.properties.desired.$version });
-  assert.equal(deviceTwin.properties.desired.interval, undefined);  // the device SDK's merge deleted them
-  assert.equal(deviceTwin.properties.desired.mode, undefined);
-
-  const fresh = (await registry.getTwin('node-twin-clear')).responseBody;
-  assert.deepEqual(Object.keys(fresh.properties.desired).sort(), ['$metadata', '$version']);
-  assert.equal(fresh.properties.desired.$version, cleared.$version);
-  assert.deepEqual(fresh.tags, { site: 'north' });
-  await device.close();
 });
