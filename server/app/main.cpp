@@ -184,9 +184,13 @@ int Run(const app::Config& c) {
                  event_log->partition_count(), c.partitions);
   }
 
-  // Event streams each hold a worker thread; the REST API keeps at least 8.
+  // The event streams' heartbeats and pacing: a thread of their own, so that a slow
+  // maintenance task never delays them. Declared before the server, so it outlives it.
+  TimerThread stream_timers;
+  // Streams hold no thread, but cpp-httplib's blocking shim (https_server.cpp) keeps a
+  // worker per open stream: the REST API keeps at least 8. Drop this with the shim.
   http::HttpsServer https(tls, {registry, authenticator, connections, *event_log, methods, cloud_to_device,
-                                  twins, std::max(1, c.http_threads - 8)},
+                                  twins, stream_timers, std::max(1, c.http_threads - 8)},
                           static_cast<size_t>(c.http_threads));
   int https_port = BindHttps(https, c);
   if (https_port == 0) return 1;

@@ -57,7 +57,17 @@ void Stream(httplib::Response& res, StreamingReply&& reply) {
   // httplib destroys the provider, and with it the source, when the response is done.
   std::shared_ptr<ChunkSource> source = std::move(reply.chunks);
   res.set_chunked_content_provider(reply.response.content_type, [source](size_t, httplib::DataSink& sink) {
-    const std::string_view chunk = source->Next();
+    // The blocking shim for httplib, until the event-loop server replaces it: the
+    // provider runs on a worker thread that may wait, so it waits here for WhenReady.
+    // The source calls back within its heartbeat; the bound only guards a lost wake-up.
+    std::string_view chunk = source->TryNext();
+    while (chunk.empty()) {
+      auto ready = std::make_shared<std::promise<void>>();  // shared: it may be set after this returns
+      auto woken = ready->get_future();
+      source->WhenReady([ready] { ready->set_value(); });
+      if (woken.wait_for(std::chrono::seconds(10)) != std::future_status::ready && !sink.is_writable()) return false;
+      chunk = source->TryNext();
+    }
     return sink.write(chunk.data(), chunk.size()) && sink.is_writable();
   });
 }
