@@ -186,6 +186,9 @@ int Run(const app::Config& c) {
                  event_log->partition_count(), c.partitions);
   }
 
+  // The event streams' heartbeats and pacing: a thread of their own, so that a slow
+  // maintenance task never delays them. Declared before the servers, so it outlives them.
+  TimerThread stream_timers;
   // Every listener and connection runs on this loop. Declared after what the
   // connections use, so that its handlers are gone before those are.
   transport::TlsServerContext tls_context(tls);
@@ -209,7 +212,8 @@ int Run(const app::Config& c) {
   std::vector<http::WebSocketEndpoint> websockets{
       {"/$iothub/websocket", "mqtt", [&mqtt](std::unique_ptr<transport::ByteStream> s) { mqtt.Adopt(std::move(s)); }}};
   http::RestServer https(loop.io(), tls_context.get(),
-                         {registry, authenticator, connections, *event_log, methods, cloud_to_device, twins},
+                         {registry, authenticator, connections, *event_log, methods, cloud_to_device, twins,
+                          stream_timers},
                          rest_options, std::move(websockets));
   const int https_port = OpenHttps(https, c);
   if (https_port == 0) return 1;

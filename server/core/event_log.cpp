@@ -1,5 +1,7 @@
 #include "core/event_log.h"
 
+#include <algorithm>
+
 namespace iothub {
 
 EventLog::EventLog(EventStore& store, Options options) : store_(store), options_(options) {
@@ -96,6 +98,7 @@ void EventLog::WriterLoop() {
       if (p.done) p.done(status);
     }
     committed_cv_.notify_all();
+    if (status.ok()) NotifySubscribers();
     batch.clear();
   }
 }
@@ -117,6 +120,48 @@ uint64_t EventLog::WaitForCommit(uint64_t seen, std::chrono::milliseconds timeou
   std::unique_lock lock(committed_mu_);
   committed_cv_.wait_for(lock, timeout, [&] { return commits_ != seen; });
   return commits_;
+}
+
+EventLog::Subscription EventLog::OnCommit(std::function<void()> fn) {
+  std::lock_guard lock(subscribers_mu_);
+  const uint64_t id = next_subscriber_++;
+  subscribers_.emplace_back(id, std::move(fn));
+  has_subscribers_ = true;
+  return Subscription(this, id);
+}
+
+void EventLog::Unsubscribe(uint64_t id) {
+  std::function<void()> gone;  // destroyed outside the lock: what it holds may be anything
+  std::lock_guard lock(subscribers_mu_);
+  auto it = std::find_if(subscribers_.begin(), subscribers_.end(), [id](const auto& s) { return s.first == id; });
+  if (it == subscribers_.end()) return;
+  gone = std::move(it->second);
+  subscribers_.erase(it);
+  has_subscribers_ = !subscribers_.empty();
+}
+
+void EventLog::NotifySubscribers() {
+  // Without subscribers a commit costs one atomic load. Missing a subscriber that is
+  // arriving is harmless: this commit's events were in the tail before the load, so
+  // what it reads after OnCommit returns includes them (the tail's lock orders the two).
+  if (!has_subscribers_) return;
+  // The callbacks run under the lock, so that Unsubscribe returns only once its
+  // callback is not running; they are cheap by contract.
+  std::lock_guard lock(subscribers_mu_);
+  for (auto& [id, fn] : subscribers_) fn();
+}
+
+void EventLog::Subscription::Reset() {
+  if (log_) std::exchange(log_, nullptr)->Unsubscribe(id_);
+}
+
+EventLog::Subscription& EventLog::Subscription::operator=(Subscription&& other) noexcept {
+  if (this != &other) {
+    Reset();
+    log_ = std::exchange(other.log_, nullptr);
+    id_ = other.id_;
+  }
+  return *this;
 }
 
 std::vector<int64_t> EventLog::NextSequenceNumbers() const {

@@ -5,8 +5,11 @@
 // Each commit is also handed to an in-memory tail (EventTail), from which live
 // readers are served; readers further behind read the store on connections of
 // their own. Either way a reader never waits for the writer's lock.
+// Readers that follow the log live either wait for a commit (WaitForCommit) or
+// are told of each one (OnCommit).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -14,6 +17,7 @@
 #include <optional>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/event_store.h"
@@ -63,6 +67,34 @@ class EventLog {
   // The sequence number each partition will give its next event.
   std::vector<int64_t> NextSequenceNumbers() const;
 
+  // An OnCommit callback's registration: destroying (or resetting) it unsubscribes,
+  // and once that returns the callback is not running and never runs again. Movable.
+  // The log must outlive it. Must not be destroyed from inside an OnCommit callback
+  // (that would wait for itself), nor while holding a lock such a callback takes.
+  class Subscription {
+   public:
+    Subscription() = default;
+    Subscription(Subscription&& other) noexcept : log_(std::exchange(other.log_, nullptr)), id_(other.id_) {}
+    Subscription& operator=(Subscription&& other) noexcept;
+    ~Subscription() { Reset(); }
+    void Reset();
+    explicit operator bool() const { return log_ != nullptr; }
+
+   private:
+    friend class EventLog;
+    Subscription(EventLog* log, uint64_t id) : log_(log), id_(id) {}
+    EventLog* log_ = nullptr;
+    uint64_t id_ = 0;
+  };
+
+  // Calls `fn` after each commit, once its events are visible to readers (ReadPartition
+  // returns them), starting with the first commit after OnCommit returns: a reader that
+  // subscribes first and reads next misses none. One call per commit, not per event.
+  // `fn` runs on the writer thread, under the log's subscriber lock, after the devices'
+  // acknowledgements: it must be cheap and must not block (note the commit, post work
+  // elsewhere, return), and must not subscribe or unsubscribe. Thread-safe.
+  [[nodiscard]] Subscription OnCommit(std::function<void()> fn);
+
  private:
   struct Pending {
     Event event;
@@ -89,6 +121,14 @@ class EventLog {
   mutable std::condition_variable committed_cv_;
   uint64_t commits_ = 0;                   // guarded by committed_mu_
   std::vector<int64_t> next_sequence_;     // guarded by committed_mu_
+
+  void Unsubscribe(uint64_t id);
+  void NotifySubscribers();
+  // Held while the callbacks run, so that unsubscribing waits for a running one.
+  std::mutex subscribers_mu_;
+  std::vector<std::pair<uint64_t, std::function<void()>>> subscribers_;  // guarded by subscribers_mu_
+  uint64_t next_subscriber_ = 1;                                          // guarded by subscribers_mu_
+  std::atomic<bool> has_subscribers_{false};  // written under subscribers_mu_; read without it
 };
 
 }  // namespace iothub

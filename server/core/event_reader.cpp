@@ -51,20 +51,34 @@ std::vector<EventPtr> EventReader::Collect(size_t max) {
   return out;
 }
 
-std::vector<EventPtr> EventReader::Read(size_t max, std::chrono::milliseconds wait) {
-  if (pacing_.count() > 0 && !last_batch_full_) {
-    // A batch went out moments ago: let this one gather what commits until it is due.
-    // After a quiet spell it is long due, and the first event goes out at once; a
-    // reader catching up (full batches) is not held back.
-    const auto due = last_batch_ + pacing_;
-    if (std::chrono::steady_clock::now() < due) std::this_thread::sleep_until(due);
-  }
-  // The commit count is taken before reading: a commit after it wakes the wait at once.
-  const uint64_t seen = log_.commit_count();
+std::optional<std::chrono::steady_clock::time_point> EventReader::paced_until() const {
+  // A batch went out moments ago: the next one gathers what commits until it is due.
+  // After a quiet spell it is long due, and the first event goes out at once; a
+  // reader catching up (full batches) is not held back.
+  if (pacing_.count() <= 0 || last_batch_full_) return std::nullopt;
+  const auto due = last_batch_ + pacing_;
+  if (std::chrono::steady_clock::now() >= due) return std::nullopt;
+  return due;
+}
+
+std::vector<EventPtr> EventReader::Take(size_t max) {
   auto events = Collect(max);
-  if (events.empty() && wait.count() > 0 && log_.WaitForCommit(seen, wait) != seen) events = Collect(max);
   if (!events.empty()) last_batch_ = std::chrono::steady_clock::now();
   last_batch_full_ = events.size() >= max;
+  return events;
+}
+
+std::vector<EventPtr> EventReader::TryRead(size_t max) {
+  if (paced_until()) return {};
+  return Take(max);
+}
+
+std::vector<EventPtr> EventReader::Read(size_t max, std::chrono::milliseconds wait) {
+  if (auto due = paced_until()) std::this_thread::sleep_until(*due);
+  // The commit count is taken before reading: a commit after it wakes the wait at once.
+  const uint64_t seen = log_.commit_count();
+  auto events = Take(max);
+  if (events.empty() && wait.count() > 0 && log_.WaitForCommit(seen, wait) != seen) events = Take(max);
   return events;
 }
 

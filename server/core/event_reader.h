@@ -1,5 +1,5 @@
 // A reader of the event log: where it starts in each partition, its cursors, and
-// a wait for new commits. The event stream uses one per connection; the Event
+// either a wait for new commits (Read) or a read that never waits (TryRead). The event stream uses one per connection; the Event
 // Hub-compatible endpoint one per receiver link. Not thread-safe: one owner.
 #pragma once
 
@@ -41,7 +41,16 @@ class EventReader {
 
   // Up to `max` events past the cursors, taking from each partition in turn, and
   // moves the cursors past them. When there is nothing, waits up to `wait` for a commit.
+  // When pacing holds the batch back, it sleeps until the batch is due first.
   std::vector<EventPtr> Read(size_t max, std::chrono::milliseconds wait);
+
+  // Read without the waits: up to `max` events past the cursors, or none, at once.
+  // None either because nothing new is committed or because pacing holds the batch
+  // back (paced_until() says until when; the events wait for a later call).
+  std::vector<EventPtr> TryRead(size_t max);
+  // When pacing would hold back a TryRead now: the time from which it hands out a
+  // batch again. nullopt when a TryRead now would not be held back.
+  std::optional<std::chrono::steady_clock::time_point> paced_until() const;
 
   // Hands out a batch at most once per `interval` (after a full one, at once): under
   // load a reader then wakes, and writes, once per interval with everything committed
@@ -54,6 +63,8 @@ class EventReader {
 
  private:
   std::vector<EventPtr> Collect(size_t max);
+  // Collect, noting the batch for pacing.
+  std::vector<EventPtr> Take(size_t max);
 
   EventLog& log_;
   std::vector<int64_t> next_;  // per partition

@@ -83,9 +83,8 @@ StreamingReply StreamEvents(const HttpContext& ctx, const HttpRequest& req) {
   } else if (device) {
     partitions.push_back(ctx.events.PartitionOf(*device));
   }
-  auto source = EventStreamSource::Open(ctx.events, std::move(start).value(), std::move(partitions),
+  auto source = EventStreamSource::Open(ctx.events, ctx.timers, std::move(start).value(), std::move(partitions),
                                         std::move(device), ctx.max_streams);
-  // Each open stream holds a worker thread; leave some for the REST API.
   if (!source) {
     return error({ErrorCode::kServiceUnavailable,
                   "Too many open event streams (" + std::to_string(ctx.max_streams) +

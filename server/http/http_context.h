@@ -6,6 +6,7 @@
 #include "core/direct_methods.h"
 #include "core/event_log.h"
 #include "core/registry.h"
+#include "core/timers.h"
 #include "core/twins.h"
 #include "core/sas_authenticator.h"
 
@@ -19,7 +20,8 @@ struct HttpContext {
   DirectMethods& methods;
   CloudToDevice& cloud_to_device;
   Twins& twins;
-  int max_streams = 8;  // open event streams at once; each holds a worker thread
+  Timers& timers;        // deadlines of the event streams (heartbeat, pacing); outlives the server
+  int max_streams = 64;  // open event streams at once: a resource cap
 };
 
 }  // namespace iothub::http

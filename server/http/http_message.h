@@ -60,13 +60,21 @@ struct HttpResponse {
 using ResponseCallback = std::function<void(HttpResponse)>;
 
 // A body sent in chunks as it is produced (the event stream), for as long as the
-// client stays. One thread at a time calls Next(); destroying it ends the stream.
+// client stays. Never blocks. One thread at a time calls TryNext and WhenReady;
+// destroying it ends the stream.
 class ChunkSource {
  public:
   virtual ~ChunkSource() = default;
-  // Blocks until there is text to send, a few seconds at most; never empty. The
-  // view stays valid until the next call.
-  virtual std::string_view Next() = 0;
+  // The next text to send, or empty when there is none yet (then call WhenReady).
+  // The view stays valid until the next call.
+  virtual std::string_view TryNext() = 0;
+  // Calls `ready` once, from some other thread and never inline, when TryNext may
+  // have text: after a commit, when pacing allows, or when a heartbeat is due (so
+  // within a few seconds at most). At most one is pending: a second call replaces
+  // the first, which is then never called. `ready` must be cheap (post work) and
+  // safe to run even after the source is destroyed (hold a weak pointer): it may
+  // still run once, concurrently with the destructor or just after it.
+  virtual void WhenReady(std::function<void()> ready) = 0;
 };
 
 // What a streaming handler answers: `response` alone when `chunks` is null (an

@@ -9,6 +9,7 @@
 
 #include "storage/sqlite_database.h"
 #include "storage/sqlite_event_store.h"
+#include "integration/wait_until.h"
 
 namespace iothub {
 namespace {
@@ -169,6 +170,49 @@ TEST_CASE("EventReader: with pacing, the first event after a quiet spell is not 
   const auto start = std::chrono::steady_clock::now();
   CHECK(Bodies(reader.Read(4, 1000ms)) == Expected(0, 1));
   CHECK(std::chrono::steady_clock::now() - start < 10s);  // not the 30 s interval
+}
+
+TEST_CASE("EventReader: TryRead never waits, and pacing holds back only a batch after one that was not full") {
+  storage::SqliteDatabase db(":memory:");
+  storage::SqliteEventStore store(db);
+  EventLog log(store, {1, std::chrono::hours(1), 4096, {}});
+  EventReader reader(log, {0});
+  reader.set_pacing(std::chrono::seconds(30));  // longer than the test: a held batch stays held
+  CHECK(reader.TryRead(4).empty());  // nothing committed
+  CHECK(!reader.paced_until());      // and not because of pacing
+  AppendAll(log, "d", 0, 10);
+  CHECK(Bodies(reader.TryRead(4)) == Expected(0, 4));  // full batches: the rest follows at once
+  CHECK(Bodies(reader.TryRead(4)) == Expected(4, 8));
+  CHECK(!reader.paced_until());
+  const auto before = std::chrono::steady_clock::now();
+  CHECK(Bodies(reader.TryRead(4)) == Expected(8, 10));  // not full
+  const auto after = std::chrono::steady_clock::now();
+  AppendAll(log, "d", 10, 11);
+  CHECK(reader.TryRead(4).empty());  // held back
+  REQUIRE(reader.paced_until());
+  CHECK(*reader.paced_until() >= before + 30s);
+  CHECK(*reader.paced_until() <= after + 30s);
+  CHECK(reader.next() == std::vector<int64_t>{10});  // the cursor stayed: m10 is still to come
+}
+
+TEST_CASE("EventReader: a batch TryRead held back goes out once the pacing interval has passed") {
+  storage::SqliteDatabase db(":memory:");
+  storage::SqliteEventStore store(db);
+  EventLog log(store, {1, std::chrono::hours(1), 4096, {}});
+  EventReader reader(log, {0});
+  reader.set_pacing(std::chrono::milliseconds(300));
+  AppendAll(log, "d", 0, 1);
+  CHECK(Bodies(reader.TryRead(4)) == Expected(0, 1));  // after a quiet spell: at once
+  AppendAll(log, "d", 1, 2);
+  CHECK(reader.TryRead(4).empty());
+  const auto due = reader.paced_until();
+  REQUIRE(due);
+  std::vector<EventPtr> got;
+  CHECK(testing::WaitUntil([&] { return !(got = reader.TryRead(4)).empty(); }, 10s, 1ms));
+  CHECK(std::chrono::steady_clock::now() >= *due);
+  CHECK(Bodies(got) == Expected(1, 2));
+  REQUIRE(reader.paced_until());  // a new interval, from this batch
+  CHECK(*reader.paced_until() >= *due + 300ms);
 }
 
 }  // namespace iothub
