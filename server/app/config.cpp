@@ -94,6 +94,10 @@ std::variant<Config, int> LoadConfig(int argc, const char* const* argv) {
                      "HTTPS connections open at once; more wait to be accepted (WebSocket devices are not counted)")
           ->check(CLI::Range(1, 1000000))
           ->capture_default_str());
+  add(app.add_option("--max-event-streams", c.max_event_streams,
+                     "Event streams (/emulator/events/stream) open at once; more are refused with 503")
+          ->check(CLI::Range(1, 100000))
+          ->capture_default_str());
   add(app.add_option("--mqtt-bind", c.mqtt_bind, "Address of the MQTT-over-TLS listener")->capture_default_str());
   add(app.add_option("--mqtt-port", c.mqtt_port, "MQTT over TLS port (devices)")->check(CLI::Range(1, 65535))
           ->capture_default_str());

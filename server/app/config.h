@@ -19,6 +19,7 @@ struct Config {
   bool https_port_explicit = false;  // set by the user: no fallback when it cannot be bound
   int http_threads = 4;             // run REST handlers; connections hold none
   int https_max_connections = 10000;
+  int max_event_streams = 64;
   std::string mqtt_bind = "0.0.0.0";
   int mqtt_port = 8883;
   std::string mqtt_plain_bind = "127.0.0.1";

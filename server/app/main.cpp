@@ -213,7 +213,7 @@ int Run(const app::Config& c) {
       {"/$iothub/websocket", "mqtt", [&mqtt](std::unique_ptr<transport::ByteStream> s) { mqtt.Adopt(std::move(s)); }}};
   http::RestServer https(loop.io(), tls_context.get(),
                          {registry, authenticator, connections, *event_log, methods, cloud_to_device, twins,
-                          stream_timers},
+                          stream_timers, c.max_event_streams},
                          rest_options, std::move(websockets));
   const int https_port = OpenHttps(https, c);
   if (https_port == 0) return 1;

@@ -88,7 +88,7 @@ StreamingReply StreamEvents(const HttpContext& ctx, const HttpRequest& req) {
   if (!source) {
     return error({ErrorCode::kServiceUnavailable,
                   "Too many open event streams (" + std::to_string(ctx.max_streams) +
-                      "); close one or start the emulator with more --http-threads"});
+                      "); close one or start the emulator with a higher --max-event-streams"});
   }
   StreamingReply reply;
   reply.response.content_type = "text/event-stream";

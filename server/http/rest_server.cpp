@@ -162,8 +162,9 @@ struct RestServer::Impl {
     const auto& h = req->header();
     const std::string_view target = h.request_target();
     const bool head = h.method() == restinio::http_method_head();
-    // HTTP/1.1 makes Host mandatory and says to refuse a request without it (RFC 9112 §3.2).
-    if (h.http_major() == 1 && h.http_minor() >= 1 && !h.has_field(restinio::http_field::host)) {
+    // HTTP/1.1 makes Host mandatory and says to refuse a request without it (RFC 9112 §3.2);
+    // IoT Hub's hub is named by it. (RESTinio does not tell the version: 1.0 is held to it too.)
+    if (!h.has_field(restinio::http_field::host)) {
       Respond(req, ErrorResponse(Status::ArgumentInvalid("The Host header is missing")), head);
       return restinio::request_accepted();
     }

@@ -80,6 +80,14 @@ void CheckNoSanitizerFindings(const std::string& what, int status, const std::st
                       << (found == std::string::npos ? output : output.substr(found)));
 }
 
+size_t RssKiB(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
+  }
+  return 0;
+}
+
 int FreePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -27,6 +27,8 @@ inline constexpr int kSanitizerExitCode = 86;
 // AddressSanitizer, LeakSanitizer or UndefinedBehaviorSanitizer; `what` names the child in the message.
 void CheckNoSanitizerFindings(const std::string& what, int status, const std::string& output);
 
+// The resident memory of a process, from /proc (0 when it is gone).
+size_t RssKiB(pid_t pid);
 // A port nobody listens on right now.
 int FreePort();
 // A fresh empty directory under the build tree's test-data.

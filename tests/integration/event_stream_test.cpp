@@ -220,8 +220,8 @@ TEST_CASE("Event stream: dozens of live readers each get every new event while t
   for (auto& r : readers) CHECK(MessageIds(r->Wait()) == std::vector<std::string>{"live-1", "live-2"});
 }
 
-TEST_CASE("Event stream: streams beyond the worker budget are refused, and readers that leave free their place") {
-  EmulatorProcess hub({"--http-threads", "11"});  // 8 kept for the REST API: 3 streams
+TEST_CASE("Event stream: streams beyond the cap are refused, and readers that leave free their place") {
+  EmulatorProcess hub({"--max-event-streams", "3"});
   // Three readers that open a stream and hang up at once.
   for (int i = 0; i < 3; ++i) CHECK(SseReader(hub, "/emulator/events/stream", 0).opened());
   // Until the server notices (two keep-alives, within 4 s) their places are taken...

@@ -54,14 +54,6 @@ std::string ConnectHeader(size_t length) {
   return b;
 }
 
-size_t RssKiB(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
-  }
-  return 0;
-}
-
 template <typename T>
 bool Is(const std::optional<mqtt::Packet>& p) {
   return p && std::holds_alternative<T>(*p);

@@ -133,10 +133,10 @@ TEST_CASE("Registry API: bad input is a 400 in IoT Hub's form and writes nothing
   }
   CHECK(Body(hub.Get("/statistics/devices"))["totalDeviceCount"] == 0);
 
+  // Past the body limit (512 KiB) the connection is closed before the body is read, as
+  // for every limit: no answer, and nothing written.
   auto huge = hub.Put("/devices/d1", "{\"statusReason\":\"" + std::string(600 * 1024, 'x') + "\"}");
-  REQUIRE(huge);
-  CHECK(huge->status == 413);
-  CHECK(ErrorCodeOf(huge) == "MessageTooLarge");
+  CHECK_FALSE(huge);
   CHECK(hub.Get("/devices/d1")->status == 404);
   CHECK(hub.Get("/health")->status == 200);  // and the server is still there
 }
