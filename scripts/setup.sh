@@ -13,7 +13,8 @@ runtime_packages=(
   curl                # the Docker health check
   libssl3
   libsqlite3-0
-  libcpp-httplib0.11
+  libcpp-httplib0.11  # the iothub CLI's HTTP client
+  libhttp-parser2.9   # RESTinio's HTTP parser (port 443)
   libspdlog1.10
   libfmt9
   libmosquitto1
@@ -24,7 +25,9 @@ build_packages=(
   pkg-config
   libssl-dev
   libasio-dev
-  libcpp-httplib-dev
+  libcpp-httplib-dev  # the HTTP client of the CLI, the tests and the benchmarks
+  librestinio-dev     # the HTTPS and WebSocket server on 443 (header-only; pulls libhttp-parser-dev)
+  libhttp-parser-dev
   libsqlite3-dev
   nlohmann-json3-dev
   libcli11-dev
