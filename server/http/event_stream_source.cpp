@@ -169,15 +169,13 @@ void EventStreamSource::WhenReady(std::function<void()> ready) {
   }
   replaced = nullptr;
 
-  if (set_heartbeat) {
-    if (heartbeat_timer_) timers_.Cancel(heartbeat_timer_);
-    heartbeat_timer_ = timers_.After(kHeartbeat, [wake = wake_, heartbeat] {
+  // The short timers first: the heartbeat is then seldom the earliest deadline, which
+  // would wake the timers' thread once more.
+  if (post) {
+    post_timer_ = timers_.After({}, [wake = wake_] {
       std::function<void()> ready;
       {
         std::lock_guard lock(wake->mu);
-        if (heartbeat != wake->heartbeat) return;  // a later one replaced it
-        wake->heartbeat_set = false;
-        wake->heartbeat_due = true;
         ready = wake->TakeReady();
       }
       Call(std::move(ready));
@@ -201,11 +199,15 @@ void EventStreamSource::WhenReady(std::function<void()> ready) {
       Call(std::move(ready));
     });
   }
-  if (post) {
-    post_timer_ = timers_.After({}, [wake = wake_] {
+  if (set_heartbeat) {
+    if (heartbeat_timer_) timers_.Cancel(heartbeat_timer_);
+    heartbeat_timer_ = timers_.After(kHeartbeat, [wake = wake_, heartbeat] {
       std::function<void()> ready;
       {
         std::lock_guard lock(wake->mu);
+        if (heartbeat != wake->heartbeat) return;  // a later one replaced it
+        wake->heartbeat_set = false;
+        wake->heartbeat_due = true;
         ready = wake->TakeReady();
       }
       Call(std::move(ready));
