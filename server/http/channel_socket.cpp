@@ -21,7 +21,12 @@ ChannelSocketCore::~ChannelSocketCore() = default;
 
 ChannelSocketCore& ChannelSocket::Closed() {
   static asio::io_context never_run;
-  static ChannelSocketCore closed(never_run, nullptr, std::chrono::seconds(0));
+  // Closed from the start, so that no thread ever writes to it.
+  static ChannelSocketCore& closed = [] () -> ChannelSocketCore& {
+    static ChannelSocketCore core(never_run, nullptr, std::chrono::seconds(0));
+    core.closed_ = true;
+    return core;
+  }();
   return closed;
 }
 
@@ -116,16 +121,16 @@ void ChannelSocketCore::DoWrite(asio::const_buffer buffer, std::shared_ptr<char[
   }
 }
 
-void ChannelSocketCore::Shutdown(asio::socket_base::shutdown_type what, std::error_code& ec) {
-  if (!stream_) {
-    socket_.shutdown(what, ec);
-    return;
-  }
-  // TlsStream::Close sends close_notify if it can without waiting; RESTinio closes the socket next.
-  if (stream_->socket().is_open()) stream_->Close();
+void ChannelSocketCore::Shutdown(asio::socket_base::shutdown_type, std::error_code&) {
+  // RESTinio closes with shutdown() then close(): the stream's Close does both (close_notify
+  // first), once. A second close on a descriptor number another connection may have reused
+  // by now would send that connection our close_notify.
+  Close();
 }
 
 void ChannelSocketCore::Close() {
+  if (closed_) return;
+  closed_ = true;
   std::error_code ignored;
   if (stream_) {
     stream_->Close();
@@ -134,6 +139,9 @@ void ChannelSocketCore::Close() {
   }
 }
 
-std::unique_ptr<transport::ByteStream> ChannelSocketCore::TakeStream() { return std::move(stream_); }
+std::unique_ptr<transport::ByteStream> ChannelSocketCore::TakeStream() {
+  closed_ = true;  // the stream's new owner closes it
+  return std::move(stream_);
+}
 
 }  // namespace iothub::http

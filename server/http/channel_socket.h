@@ -54,7 +54,7 @@ class ChannelSocketCore {
   void Handshake(std::function<void(const std::error_code&)> done);
   void ReadSome(asio::mutable_buffer buffer, Done done);
   void WriteSome(asio::const_buffer buffer, std::shared_ptr<char[]> owned, Done done);
-  // close_notify (best effort, without waiting) then TCP shutdown.
+  // Both end the stream, once: close_notify (best effort, without waiting), then the socket is closed.
   void Shutdown(asio::socket_base::shutdown_type what, std::error_code& ec);
   void Close();
   // The connection's stream, for a protocol to serve from now on; the socket is then closed to RESTinio.
@@ -71,6 +71,9 @@ class ChannelSocketCore {
   std::unique_ptr<transport::TcpStream> stream_;  // from Handshake on (TlsStream when ctx_)
   std::unique_ptr<asio::steady_timer> handshake_timer_;  // only while handshaking
   bool handshake_timed_out_ = false;
+  bool closed_ = false;
+
+  friend class ChannelSocket;  // Closed()
 };
 
 class ChannelSocket {
