@@ -137,8 +137,13 @@ Emulator::Emulator(const std::string& binary, const fs::path& data_dir, bool in_
                              (dir / "certs/server.key").string()});
   }
   pid = Spawn(args, (dir / (in_memory ? "emulator-idle.log" : "emulator.log")).string());
-  for (int i = 0; i < 200 && !PortOpen(mqtt_port); ++i) std::this_thread::sleep_for(25ms);
-  if (!PortOpen(mqtt_port)) throw std::runtime_error("the emulator did not start; see " + dir.string());
+  // MQTT listens before HTTPS does: wait for both.
+  auto listening = [this] { return PortOpen(mqtt_port) && PortOpen(https_port); };
+  for (int i = 0; i < 200 && !listening(); ++i) std::this_thread::sleep_for(25ms);
+  if (!listening()) {
+    StopProcess(pid);
+    throw std::runtime_error("the emulator did not start; see " + dir.string());
+  }
 }
 
 Emulator::~Emulator() { StopProcess(pid); }

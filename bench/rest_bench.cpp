@@ -303,13 +303,14 @@ IdleResult MosquittoIdle(const Options& o, const fs::path& dir, bool websocket) 
       websocket ? "listener " + std::to_string(FreePort()) + " 127.0.0.1\nlistener " + std::to_string(port) +
                       " 127.0.0.1\nprotocol websockets\n" + tls
                 : "listener " + std::to_string(port) + " 127.0.0.1\n" + tls;
-  pid_t pid = StartMosquitto(o.mosquitto, dir, listeners, port);
+  struct Stopped {
+    pid_t pid;
+    ~Stopped() { StopProcess(pid); }
+  } broker{StartMosquitto(o.mosquitto, dir, listeners, port)};
   // mosquitto's WebSocket listener (libwebsockets) takes ~0.3 s per connection opened one by one (its
   // service loop), so those are opened from 16 threads; the memory they hold is the same.
-  IdleResult r =
-      ConnectIdleDevices(pid, port, (dir / "certs/ca.pem").string(), o.idle, websocket, websocket ? 16 : 1, Anonymous);
-  StopProcess(pid);
-  return r;
+  return ConnectIdleDevices(broker.pid, port, (dir / "certs/ca.pem").string(), o.idle, websocket, websocket ? 16 : 1,
+                            Anonymous);
 }
 
 void RemoveDatabase(const fs::path& dir) {
@@ -345,6 +346,54 @@ void PrintIdle(const char* what, const IdleResult& r, int wanted) {
               r.first_error.empty() ? "" : "; first failure: ", r.first_error.c_str());
 }
 
+// One run of every phase, each on a fresh emulator (and mosquitto); prints its details.
+Run RunOnce(const Options& o, const fs::path& dir, int n) {
+  Run run;
+  RemoveDatabase(dir);
+  {
+    Emulator hub(o.emulator, dir, false);
+    run.creates = CreateDevicesOverRest(hub, o.devices, o.clients);
+    run.method_ms = TimeMethodCalls(hub, o.methods);
+    run.gets = TimeGetsBesideIdleSockets(hub, o);
+  }
+  {
+    // The same creates without the disk: what the front door and the registry do without an fsync per commit.
+    Emulator hub(o.emulator, dir, true);
+    run.creates_in_memory = CreateDevicesOverRest(hub, o.devices, o.clients);
+  }
+  std::printf("run %d:\n  %d devices created in %.2f s (%d failed), registry counts %ld; --in-memory: %d in %.2f s "
+              "(%d failed), registry counts %ld\n",
+              n, run.creates.created, run.creates.seconds, run.creates.failed, run.creates.registry_count,
+              run.creates_in_memory.created, run.creates_in_memory.seconds, run.creates_in_memory.failed,
+              run.creates_in_memory.registry_count);
+  std::printf("  %zu method calls, p50 %.2f p90 %.2f p99 %.2f max %.2f ms\n", run.method_ms.size(),
+              Percentile(run.method_ms, 0.5), Percentile(run.method_ms, 0.9), Percentile(run.method_ms, 0.99),
+              Percentile(run.method_ms, 1.0));
+  std::printf("  GET alone p50 %.2f p99 %.2f ms; beside idle sockets p50 %.2f p99 %.2f ms (%zu/%zu answered; "
+              "idle closed by the server: %d plain, %d TLS)\n",
+              Percentile(run.gets.quiet_ms, 0.5), Percentile(run.gets.quiet_ms, 0.99),
+              Percentile(run.gets.busy_ms, 0.5), Percentile(run.gets.busy_ms, 0.99), run.gets.quiet_ms.size(),
+              run.gets.busy_ms.size(), run.gets.plain_closed, run.gets.tls_closed);
+  if (o.idle > 0) {
+    RemoveDatabase(dir);
+    run.ws = EmulatorIdle(o, dir, true);
+    PrintIdle("emulator, MQTT over WebSocket on HTTPS", run.ws, o.idle);
+    if (o.peers) {
+      run.ws_peer = MosquittoIdle(o, dir, true);
+      PrintIdle("mosquitto, MQTT over WebSocket (TLS)", run.ws_peer, o.idle);
+    }
+    RemoveDatabase(dir);
+    run.tls = EmulatorIdle(o, dir, false);
+    PrintIdle("emulator, MQTT over TLS", run.tls, o.idle);
+    if (o.peers) {
+      run.tls_peer = MosquittoIdle(o, dir, false);
+      PrintIdle("mosquitto, MQTT over TLS", run.tls_peer, o.idle);
+    }
+  }
+  std::fflush(stdout);
+  return run;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -377,51 +426,12 @@ int main(int argc, char** argv) {
               o.devices, o.clients, o.methods, o.gets, o.idle_plain, o.idle_tls, o.idle, o.repeats);
 
   std::vector<Run> runs;
-  for (int n = 1; n <= o.repeats; ++n) {
-    Run run;
-    RemoveDatabase(dir);
-    {
-      Emulator hub(o.emulator, dir, false);
-      run.creates = CreateDevicesOverRest(hub, o.devices, o.clients);
-      run.method_ms = TimeMethodCalls(hub, o.methods);
-      run.gets = TimeGetsBesideIdleSockets(hub, o);
-    }
-    {
-      // The same creates without the disk: what the front door and the registry do without an fsync per commit.
-      Emulator hub(o.emulator, dir, true);
-      run.creates_in_memory = CreateDevicesOverRest(hub, o.devices, o.clients);
-    }
-    std::printf("run %d:\n  %d devices created in %.2f s (%d failed), registry counts %ld; --in-memory: %d in %.2f s "
-                "(%d failed), registry counts %ld\n",
-                n, run.creates.created, run.creates.seconds, run.creates.failed, run.creates.registry_count,
-                run.creates_in_memory.created, run.creates_in_memory.seconds, run.creates_in_memory.failed,
-                run.creates_in_memory.registry_count);
-    std::printf("  %zu method calls, p50 %.2f p90 %.2f p99 %.2f max %.2f ms\n", run.method_ms.size(),
-                Percentile(run.method_ms, 0.5), Percentile(run.method_ms, 0.9), Percentile(run.method_ms, 0.99),
-                Percentile(run.method_ms, 1.0));
-    std::printf("  GET alone p50 %.2f p99 %.2f ms; beside idle sockets p50 %.2f p99 %.2f ms (%zu/%zu answered; "
-                "idle closed by the server: %d plain, %d TLS)\n",
-                Percentile(run.gets.quiet_ms, 0.5), Percentile(run.gets.quiet_ms, 0.99),
-                Percentile(run.gets.busy_ms, 0.5), Percentile(run.gets.busy_ms, 0.99), run.gets.quiet_ms.size(),
-                run.gets.busy_ms.size(), run.gets.plain_closed, run.gets.tls_closed);
-    if (o.idle > 0) {
-      RemoveDatabase(dir);
-      run.ws = EmulatorIdle(o, dir, true);
-      PrintIdle("emulator, MQTT over WebSocket on HTTPS", run.ws, o.idle);
-      if (o.peers) {
-        run.ws_peer = MosquittoIdle(o, dir, true);
-        PrintIdle("mosquitto, MQTT over WebSocket (TLS)", run.ws_peer, o.idle);
-      }
-      RemoveDatabase(dir);
-      run.tls = EmulatorIdle(o, dir, false);
-      PrintIdle("emulator, MQTT over TLS", run.tls, o.idle);
-      if (o.peers) {
-        run.tls_peer = MosquittoIdle(o, dir, false);
-        PrintIdle("mosquitto, MQTT over TLS", run.tls_peer, o.idle);
-      }
-    }
-    std::fflush(stdout);
-    runs.push_back(std::move(run));
+  try {
+    for (int n = 1; n <= o.repeats; ++n) runs.push_back(RunOnce(o, dir, n));
+  } catch (const std::exception& e) {  // the servers' destructors have stopped them
+    std::printf("rest-bench failed: %s\n", e.what());
+    fs::remove_all(dir);
+    return 2;
   }
   mosquitto_lib_cleanup();
   fs::remove_all(dir);
