@@ -6,7 +6,7 @@ ARGS ?=
 SETUP_FLAGS ?=
 COMPAT := tests/compat
 
-.PHONY: all setup configure build run test test-plain test-sanitize bench bench-readers fuzz clean
+.PHONY: all setup configure build run test test-plain test-sanitize bench bench-readers bench-rest fuzz clean
 
 all: build
 
@@ -55,6 +55,12 @@ bench: build
 READER_BENCH_ARGS ?=
 bench-readers: build
 	$(BUILD_DIR)/reader-bench --emulator $(BUILD_DIR)/iothub-emulator $(READER_BENCH_ARGS)
+
+# The HTTPS front door: REST creates/s, direct-method round trip, latency beside idle sockets, memory per idle
+# MQTT-over-WebSocket and MQTT/TLS device beside mosquitto (bench/README.md). REST_BENCH_ARGS="--repeats 1".
+REST_BENCH_ARGS ?=
+bench-rest: build
+	$(BUILD_DIR)/rest-bench --emulator $(BUILD_DIR)/iothub-emulator $(REST_BENCH_ARGS)
 
 # Runs every libFuzzer target (tests/fuzz) for FUZZ_SECONDS each, in its own clang build
 # (build-fuzz); fails on any finding. One target: scripts/fuzz.sh mqtt_codec_fuzz.

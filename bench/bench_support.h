@@ -3,11 +3,14 @@
 // process memory. Figures only: nothing here asserts.
 #pragma once
 
+#include <openssl/ssl.h>
 #include <sys/types.h>
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -51,5 +54,57 @@ struct Emulator {
   void CreateDevices(const std::string& prefix, int count);
   std::string ca() const { return (dir / "certs/ca.pem").string(); }
 };
+
+// A stock mosquitto with `listeners` (config lines: listener, protocol, TLS files),
+// anonymous, nothing persisted, TCP_NODELAY; waits until `port` accepts. Its log is
+// dir/mosquitto-{port}.log.
+pid_t StartMosquitto(const std::string& binary, const fs::path& dir, const std::string& listeners, int port);
+
+// A client TLS context that verifies the server as "localhost" against `ca` and
+// frees its record buffers while a connection is idle. Owned by the caller.
+struct SslCtxFree {
+  void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+};
+using ClientTlsContext = std::unique_ptr<SSL_CTX, SslCtxFree>;
+ClientTlsContext NewClientTlsContext(const std::string& ca);
+
+// Opens a blocking TCP connection to 127.0.0.1:port (TCP_NODELAY, 10 s send and
+// receive timeouts); -1 when refused.
+int ConnectLoopback(int port);
+
+// One blocking TLS client connection to 127.0.0.1, closed when destroyed. For the
+// idle-connection figures: MQTT directly over TLS, or inside a WebSocket.
+class TlsClient {
+ public:
+  TlsClient() = default;
+  ~TlsClient();
+  TlsClient(const TlsClient&) = delete;
+  TlsClient& operator=(const TlsClient&) = delete;
+
+  // TCP connection and TLS handshake; false (and why in error()) when either fails.
+  bool Connect(SSL_CTX* ctx, int port);
+  bool WriteAll(std::string_view bytes);
+  bool ReadExactly(char* data, size_t size);
+  // An HTTP response's status line and header fields, up to and without the empty line.
+  bool ReadHead(std::string* head);
+  // Still open: no close or reset from the server is waiting (does not read data).
+  bool Open() const;
+  const std::string& error() const { return error_; }
+
+ private:
+  bool Fail(const std::string& why);
+  int fd_ = -1;
+  SSL* ssl_ = nullptr;
+  std::string error_;
+};
+
+// An MQTT 3.1.1 CONNECT, clean session; no user name when `user` is empty.
+std::string MqttConnectPacket(const std::string& client_id, const std::string& user, const std::string& password,
+                              int keep_alive_seconds);
+// Sends CONNECT and waits for an accepting CONNACK, over an open TLS connection.
+bool MqttSignIn(TlsClient& tls, const std::string& connect_packet);
+// The same inside a WebSocket: upgrades on `path` (sub-protocol mqtt, waits for the
+// 101), then sends CONNECT in one masked binary frame and waits for the CONNACK frame.
+bool MqttSignInOverWebSocket(TlsClient& tls, const std::string& path, const std::string& connect_packet);
 
 }  // namespace bench
