@@ -229,9 +229,10 @@ int Run(const app::Config& c) {
   loop.Stop();
   https.Close();
   mqtt.Stop();
-  loop.Shutdown();  // the connections, while what they use is still here
-  // Commits what devices already sent; their acknowledgements go nowhere now.
+  // Commits what devices already sent; their acknowledgements go nowhere now. Before the
+  // loop goes: a pending append holds its connection, whose timers need the io_context.
   event_log.reset();
+  loop.Shutdown();  // the connections, while the registry and stores they use are still here
   spdlog::info("Stopped");
   return 0;
 }

@@ -21,39 +21,6 @@ struct Socket {
 
 }  // namespace
 
-std::string RawHttpsExchange(int port, const std::string& request) {
-  Socket socket;  // closed last, after the TLS objects that use it
-  const int fd = socket.fd;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    throw std::runtime_error("cannot connect to port " + std::to_string(port));
-  }
-  // Bounds every blocking call: a server that never answers fails the test, not hangs it.
-  timeval bound{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof bound);
-
-  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
-  SSL_CTX_load_verify_locations(ctx.get(), TestCaPath().c_str(), nullptr);
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-  std::unique_ptr<SSL, void (*)(SSL*)> ssl(SSL_new(ctx.get()), SSL_free);
-  SSL_set_fd(ssl.get(), fd);
-  SSL_set_tlsext_host_name(ssl.get(), "localhost");
-  SSL_set1_host(ssl.get(), "localhost");
-  if (SSL_connect(ssl.get()) != 1) throw std::runtime_error("TLS handshake with the emulator failed");
-  if (SSL_write(ssl.get(), request.data(), static_cast<int>(request.size())) <= 0) {
-    throw std::runtime_error("cannot write the request");
-  }
-  std::string response;
-  char buf[4096];
-  int n = 0;
-  while ((n = SSL_read(ssl.get(), buf, sizeof buf)) > 0) response.append(buf, n);
-  return response;
-}
-
 struct RawTlsConnection::State {
   Socket socket;
   std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> ctx{SSL_CTX_new(TLS_client_method()), SSL_CTX_free};
@@ -99,6 +66,12 @@ std::string RawTlsConnection::ReadAll() {
   int n = 0;
   while ((n = SSL_read(state_->ssl.get(), buf, sizeof buf)) > 0) response.append(buf, n);
   return response;
+}
+
+std::string RawHttpsExchange(int port, const std::string& request) {
+  RawTlsConnection connection(port);
+  if (!connection.Write(request)) throw std::runtime_error("cannot write the request");
+  return connection.ReadAll();
 }
 
 int StatusOf(const std::string& raw_response) {
