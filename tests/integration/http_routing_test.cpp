@@ -2,6 +2,9 @@
 // on the raw path, device ids decoded once, and IoT Hub's 400 for what cannot be one.
 #include <doctest/doctest.h>
 
+#include <chrono>
+
+#include "core/sas_token.h"
 #include "integration/emulator_process.h"
 #include "integration/raw_https_client.h"
 
@@ -99,6 +102,31 @@ TEST_CASE("REST routing: a request without Host is 400 in IoT Hub's form") {
   CHECK(StatusOf(RawHttpsExchange(hub.https_port(), with_host)) == 200);
   // The hub is named by the Host: without one there is none to answer, whatever the HTTP version.
   CHECK(StatusOf(RawHttpsExchange(hub.https_port(), "GET /health HTTP/1.0\r\n\r\n")) == 400);
+}
+
+}  // namespace iothub::testing
+
+namespace iothub::testing {
+
+TEST_CASE("REST auth: the Authorization header is used as sent, so a token's percent-encoded sr keeps its signature") {
+  EmulatorProcess hub;
+  CreateTestDevice(hub, "dev1");
+  const int64_t expiry = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count() + 3600;
+  // Scoped to one device, with sr encoded and signed as the SDKs write it.
+  const std::string encoded_sr = "localhost%2Fdevices%2Fdev1";
+  auto as_sdk = hub.Get("/devices/dev1?api-version=2021-04-12",
+                        {{"Authorization", EmulatorProcess::PolicyToken("iothubowner", kOwnerKey, encoded_sr)}});
+  REQUIRE(as_sdk);
+  CHECK(as_sdk->status == 200);
+  // Signed over the decoded resource but sent encoded: a server that decoded the header would accept it.
+  const std::string forged = "SharedAccessSignature sr=" + encoded_sr + "&sig=" +
+                             *SignSas("localhost/devices/dev1", expiry, kOwnerKey) + "&skn=iothubowner&se=" +
+                             std::to_string(expiry);
+  auto decoded = hub.Get("/devices/dev1?api-version=2021-04-12", {{"Authorization", forged}});
+  REQUIRE(decoded);
+  CHECK(decoded->status == 401);
+  CHECK(ErrorCodeOf(decoded) == "IotHubUnauthorizedAccess");
 }
 
 }  // namespace iothub::testing
