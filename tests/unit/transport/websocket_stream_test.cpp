@@ -201,6 +201,20 @@ class Connection {
   std::unique_ptr<WebSocketStream> ws_;
 };
 
+// Writes `data` while the socket takes it; the offset reached when Write says kWantWrite (with nothing written).
+size_t WriteUntilStalled(Connection& c, const std::string& data) {
+  size_t offset = 0;
+  Io io = Io::kDone;
+  size_t n = 0;
+  while (offset < data.size() && io == Io::kDone) {
+    io = c.ws().Write(data.data() + offset, data.size() - offset, &n);
+    offset += n;
+  }
+  REQUIRE(io == Io::kWantWrite);
+  CHECK(n == 0);
+  return offset;
+}
+
 TEST_CASE("WebSocketStream: Handshake sends the 101 response as given") {
   Connection c;
   CHECK(c.Handshake());
@@ -382,16 +396,8 @@ TEST_CASE("WebSocketStream: a write the socket cannot take yet finishes, in orde
   Connection c(true);
   REQUIRE(c.Handshake());
   const std::string data = Pattern(8 << 20);
-  size_t offset = 0;
-  Io io = Io::kDone;
-  size_t n = 0;
   // The client reads nothing: the socket buffers fill.
-  while (offset < data.size() && io == Io::kDone) {
-    io = c.ws().Write(data.data() + offset, data.size() - offset, &n);
-    offset += n;
-  }
-  REQUIRE(io == Io::kWantWrite);
-  CHECK(n == 0);
+  const size_t offset = WriteUntilStalled(c, data);
   CHECK(offset < data.size());
 
   std::vector<ServerFrame> frames;
@@ -413,14 +419,7 @@ TEST_CASE("WebSocketStream: a ping during a stalled write is answered after that
   Connection c(true);
   REQUIRE(c.Handshake());
   const std::string data = Pattern(4 << 20);
-  size_t offset = 0;
-  Io io = Io::kDone;
-  size_t n = 0;
-  while (offset < data.size() && io == Io::kDone) {
-    io = c.ws().Write(data.data() + offset, data.size() - offset, &n);
-    offset += n;
-  }
-  REQUIRE(io == Io::kWantWrite);
+  const size_t offset = WriteUntilStalled(c, data);
   // The data frame after the ping shows when Read has taken the ping.
   c.Send(ClientFrame(9, "are you there") + ClientFrame(2, "x"));
   std::string read;
