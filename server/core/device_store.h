@@ -37,7 +37,8 @@ class DeviceStore {
                               TimePoint last_activity) = 0;
   // Marks every device disconnected (at start, before any connection exists).
   virtual void ResetPresence() = 0;
-  // Runs `work` so that all of its writes land or none do (none if it throws).
+  // Runs `work` so that all of its writes land or none do (none if it throws). Nested
+  // in another, it is undone alone if it throws and lands when the outermost one commits.
   virtual void InTransaction(const std::function<void()>& work) = 0;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <future>
 
 #include "core/crypto.h"
 
@@ -120,9 +121,19 @@ std::string Lower(std::string s) {
   return s;
 }
 
+// Calls `start` with a `done` and waits for it: the blocking form of a write.
+template <class T, class Start>
+T Awaited(Start start) {
+  std::promise<T> promise;
+  auto answer = promise.get_future();
+  start(std::function<void(T)>([&promise](T value) { promise.set_value(std::move(value)); }));
+  return answer.get();
+}
+
 }  // namespace
 
-Registry::Registry(DeviceStore& store, DeviceConnections* connections) : store_(store), connections_(connections) {}
+Registry::Registry(DeviceStore& store, DeviceConnections* connections)
+    : store_(store), connections_(connections), writes_(store) {}
 
 Device Registry::WithPresence(Device device) const {
   DeriveScopes(device);  // devices stored before scopes were derived get theirs on the way out
@@ -131,23 +142,39 @@ Device Registry::WithPresence(Device device) const {
   return device;
 }
 
-void Registry::CloseIfRevoked(const std::optional<Device>& before, const Device& after) {
+void Registry::CloseIfRevoked(const std::optional<Device>& before, const Device& device, AfterCommit& after) {
   if (!connections_ || !before) return;
-  if (after.status == DeviceStatus::kDisabled) {
-    connections_->Disconnect(after.device_id, "the device was disabled");
-  } else if (after.auth_type != before->auth_type || after.primary_key != before->primary_key ||
-             after.secondary_key != before->secondary_key) {
-    connections_->Disconnect(after.device_id, "the device's credentials changed");
+  const char* reason = nullptr;
+  if (device.status == DeviceStatus::kDisabled) {
+    reason = "the device was disabled";
+  } else if (device.auth_type != before->auth_type || device.primary_key != before->primary_key ||
+             device.secondary_key != before->secondary_key) {
+    reason = "the device's credentials changed";
   }
+  if (reason) after.push_back([this, id = device.device_id, reason] { connections_->Disconnect(id, reason); });
+}
+
+void Registry::Put(DeviceSpec spec, Precondition precondition, std::function<void(Result<Device>)> done) {
+  if (auto s = ValidateDeviceId(spec.device_id); !s.ok()) return done(s);
+  writes_.Run(
+      [this, spec = std::move(spec), precondition = std::move(precondition), done]() -> std::function<void()> {
+        AfterCommit after;
+        auto device = PutInTransaction(spec, precondition, after);
+        return [this, device = std::move(device), after = std::move(after), done]() mutable {
+          for (auto& f : after) f();
+          if (device.ok()) device = WithPresence(std::move(device).value());
+          done(std::move(device));
+        };
+      },
+      [done](Status s) { done(std::move(s)); });
 }
 
 Result<Device> Registry::Put(const DeviceSpec& spec, const Precondition& precondition) {
-  if (auto s = ValidateDeviceId(spec.device_id); !s.ok()) return s;
-  std::lock_guard lock(write_mu_);
-  return PutLocked(spec, precondition);
+  return Awaited<Result<Device>>([&](auto done) { Put(spec, precondition, std::move(done)); });
 }
 
-Result<Device> Registry::PutLocked(const DeviceSpec& spec, const Precondition& precondition) {
+Result<Device> Registry::PutInTransaction(const DeviceSpec& spec, const Precondition& precondition,
+                                          AfterCommit& after) {
   std::optional<Device> existing = store_.Find(spec.device_id);
   switch (precondition.kind) {
     case Precondition::Kind::kNone:
@@ -175,8 +202,8 @@ Result<Device> Registry::PutLocked(const DeviceSpec& spec, const Precondition& p
   } else {
     store_.Update(device.value());
   }
-  CloseIfRevoked(existing, device.value());
-  return WithPresence(std::move(device).value());
+  CloseIfRevoked(existing, device.value(), after);
+  return device;
 }
 
 Status Registry::CheckParentScopes(const std::optional<Device>& before, const Device& after) {
@@ -211,53 +238,78 @@ std::vector<Device> Registry::List(size_t top) {
   return devices;
 }
 
-Status Registry::Delete(const std::string& device_id, const Precondition& precondition) {
-  std::lock_guard lock(write_mu_);
-  return DeleteLocked(device_id, precondition);
+void Registry::Delete(std::string device_id, Precondition precondition, std::function<void(Status)> done) {
+  writes_.Run(
+      [this, device_id = std::move(device_id), precondition = std::move(precondition), done]() -> std::function<void()> {
+        AfterCommit after;
+        Status status = DeleteInTransaction(device_id, precondition, after);
+        return [after = std::move(after), status = std::move(status), done] {
+          for (auto& f : after) f();
+          done(status);
+        };
+      },
+      done);
 }
 
-Status Registry::DeleteLocked(const std::string& device_id, const Precondition& precondition) {
+Status Registry::Delete(const std::string& device_id, const Precondition& precondition) {
+  return Awaited<Status>([&](auto done) { Delete(device_id, precondition, std::move(done)); });
+}
+
+Status Registry::DeleteInTransaction(const std::string& device_id, const Precondition& precondition,
+                                     AfterCommit& after) {
   auto existing = store_.Find(device_id);
   if (!existing) return NotFound(device_id);
   if (precondition.kind == Precondition::Kind::kEtag && existing->etag() != precondition.etag) {
     return Status::PreconditionFailed("The etag '" + precondition.etag + "' does not match the device's current etag");
   }
   store_.Erase(device_id);
-  if (connections_) connections_->Disconnect(device_id, "the device was deleted");
-  for (const auto& callback : on_deleted_) callback(device_id);
+  for (const auto& callback : on_deleted_) callback(device_id);  // its queue and twin go with it
+  if (connections_) after.push_back([this, device_id] { connections_->Disconnect(device_id, "the device was deleted"); });
   return Status::Ok();
 }
 
-Result<BulkResult> Registry::Bulk(const std::vector<BulkItem>& items) {
+void Registry::Bulk(std::vector<BulkItem> items, std::function<void(Result<BulkResult>)> done) {
   if (items.empty() || items.size() > kMaxBulkItems) {
-    return Status::ArgumentInvalid("A bulk operation takes 1 to " + std::to_string(kMaxBulkItems) + " devices");
+    return done(Status::ArgumentInvalid("A bulk operation takes 1 to " + std::to_string(kMaxBulkItems) + " devices"));
   }
+  writes_.Run(
+      [this, items = std::move(items), done]() -> std::function<void()> {
+        AfterCommit after;
+        BulkResult result = BulkInTransaction(items, after);
+        return [after = std::move(after), result = std::move(result), done] {
+          for (auto& f : after) f();
+          done(result);
+        };
+      },
+      [done](Status s) { done(std::move(s)); });
+}
+
+Result<BulkResult> Registry::Bulk(const std::vector<BulkItem>& items) {
+  return Awaited<Result<BulkResult>>([&](auto done) { Bulk(items, std::move(done)); });
+}
+
+BulkResult Registry::BulkInTransaction(const std::vector<BulkItem>& items, AfterCommit& after) {
   BulkResult result;
-  std::lock_guard lock(write_mu_);
-  store_.InTransaction([&] {
-    for (const BulkItem& item : items) {
-      const std::string mode = Lower(item.import_mode);
-      Status status;
-      if (auto s = ValidateDeviceId(item.spec.device_id); !s.ok()) {
-        status = s;
-      } else if (mode == "create") {
-        status = PutLocked(item.spec, {Precondition::Kind::kNone, {}}).status();
-      } else if (mode == "update") {
-        status = PutLocked(item.spec, {Precondition::Kind::kAny, {}}).status();
-      } else if (mode == "updateifmatchetag") {
-        status = PutLocked(item.spec, {Precondition::Kind::kEtag, item.etag}).status();
-      } else if (mode == "delete") {
-        status = DeleteLocked(item.spec.device_id, {Precondition::Kind::kAny, {}});
-      } else if (mode == "deleteifmatchetag") {
-        status = DeleteLocked(item.spec.device_id, {Precondition::Kind::kEtag, item.etag});
-      } else {
-        status = Status::ArgumentInvalid("Unknown importMode '" + item.import_mode + "'");
-      }
-      if (!status.ok()) {
-        result.errors.push_back({item.spec.device_id, ErrorCodeName(status.code()), status.message()});
-      }
+  for (const BulkItem& item : items) {
+    const std::string mode = Lower(item.import_mode);
+    Status status;
+    if (auto s = ValidateDeviceId(item.spec.device_id); !s.ok()) {
+      status = s;
+    } else if (mode == "create") {
+      status = PutInTransaction(item.spec, {Precondition::Kind::kNone, {}}, after).status();
+    } else if (mode == "update") {
+      status = PutInTransaction(item.spec, {Precondition::Kind::kAny, {}}, after).status();
+    } else if (mode == "updateifmatchetag") {
+      status = PutInTransaction(item.spec, {Precondition::Kind::kEtag, item.etag}, after).status();
+    } else if (mode == "delete") {
+      status = DeleteInTransaction(item.spec.device_id, {Precondition::Kind::kAny, {}}, after);
+    } else if (mode == "deleteifmatchetag") {
+      status = DeleteInTransaction(item.spec.device_id, {Precondition::Kind::kEtag, item.etag}, after);
+    } else {
+      status = Status::ArgumentInvalid("Unknown importMode '" + item.import_mode + "'");
     }
-  });
+    if (!status.ok()) result.errors.push_back({item.spec.device_id, ErrorCodeName(status.code()), status.message()});
+  }
   result.is_successful = result.errors.empty();
   return result;
 }

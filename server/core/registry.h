@@ -1,10 +1,10 @@
 // The identity registry: creating, reading, updating and deleting device
 // identities with IoT Hub's rules for keys, ETags and bulk operations.
-// Thread-safe: writes are serialised so that ETag checks and their writes are atomic.
+// Thread-safe: each write runs its checks and its writes in one transaction, after the
+// writes before it; concurrent writes share one commit (group_commit.h).
 #pragma once
 
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +12,7 @@
 #include "core/device.h"
 #include "core/device_connections.h"
 #include "core/device_store.h"
+#include "core/group_commit.h"
 #include "core/sas_authenticator.h"
 #include "core/status.h"
 
@@ -55,14 +56,22 @@ class Registry {
   // connection of a device that is deleted, disabled or given new credentials.
   explicit Registry(DeviceStore& store, DeviceConnections* connections = nullptr);
 
+  // The writes answer through `done` once they are durable: possibly before returning,
+  // possibly on the thread of another writer whose commit they shared. Each also has a
+  // form that waits, which must not be called from inside a `done`.
+
   // PUT /devices/{id}: creates or updates as the precondition says.
+  void Put(DeviceSpec spec, Precondition precondition, std::function<void(Result<Device>)> done);
   Result<Device> Put(const DeviceSpec& spec, const Precondition& precondition);
+  void Delete(std::string device_id, Precondition precondition, std::function<void(Status)> done);
+  Status Delete(const std::string& device_id, const Precondition& precondition);
+  // 1 to kMaxBulkItems operations that land together; each one that fails is reported
+  // and leaves its device untouched.
+  void Bulk(std::vector<BulkItem> items, std::function<void(Result<BulkResult>)> done);
+  Result<BulkResult> Bulk(const std::vector<BulkItem>& items);
+
   Result<Device> Get(const std::string& device_id);
   std::vector<Device> List(size_t top);
-  Status Delete(const std::string& device_id, const Precondition& precondition);
-  // 1 to kMaxBulkItems operations in one transaction; each one that fails is
-  // reported and leaves its device untouched.
-  Result<BulkResult> Bulk(const std::vector<BulkItem>& items);
   DeviceCounts Statistics();
 
   // Supplies cloudToDeviceMessageCount (set once, before serving).
@@ -74,20 +83,24 @@ class Registry {
   std::optional<DeviceKeys> KeysOf(const std::string& device_id);
 
  private:
-  Result<Device> PutLocked(const DeviceSpec& spec, const Precondition& precondition);
-  Status DeleteLocked(const std::string& device_id, const Precondition& precondition);
+  // What may only happen once a write has committed (closing a device's connection).
+  using AfterCommit = std::vector<std::function<void()>>;
+  // Run inside the write's transaction.
+  Result<Device> PutInTransaction(const DeviceSpec& spec, const Precondition& precondition, AfterCommit& after);
+  Status DeleteInTransaction(const std::string& device_id, const Precondition& precondition, AfterCommit& after);
+  BulkResult BulkInTransaction(const std::vector<BulkItem>& items, AfterCommit& after);
 
   // Each parent scope `after` gains must be the scope of another existing Edge device.
   Status CheckParentScopes(const std::optional<Device>& before, const Device& after);
   // A device as served: its derived scopes, connection state and message count.
   Device WithPresence(Device device) const;
-  void CloseIfRevoked(const std::optional<Device>& before, const Device& after);
+  void CloseIfRevoked(const std::optional<Device>& before, const Device& device, AfterCommit& after);
 
   DeviceStore& store_;
   DeviceConnections* connections_;
   std::function<int64_t(const std::string&)> message_counter_;
   std::vector<std::function<void(const std::string&)>> on_deleted_;
-  std::mutex write_mu_;  // guards read-check-write sequences against store_
+  GroupCommit writes_;
 };
 
 }  // namespace iothub

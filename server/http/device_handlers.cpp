@@ -37,22 +37,23 @@ HttpResponse DeviceResponse(const Device& device) {
 
 }  // namespace
 
-HttpResponse PutDevice(const HttpContext& ctx, const HttpRequest& req) {
+void PutDevice(const HttpContext& ctx, const HttpRequest& req, ResponseCallback done) {
   const std::string& id = req.RouteParam("deviceId");
-  if (Status s = Authorize(ctx, req, "devices/" + id, kRegistryWrite); !s.ok()) return ErrorResponse(s);
+  if (Status s = Authorize(ctx, req, "devices/" + id, kRegistryWrite); !s.ok()) return done(ErrorResponse(s));
   auto body = ParseJsonValue(req.body);
-  if (!body.ok()) return ErrorResponse(body.status());
+  if (!body.ok()) return done(ErrorResponse(body.status()));
   auto spec = DeviceSpecFromJson(*body, "deviceId");
-  if (!spec.ok()) return ErrorResponse(spec.status());
+  if (!spec.ok()) return done(ErrorResponse(spec.status()));
   if (spec->device_id.empty()) {
     spec.value().device_id = id;
   } else if (spec->device_id != id) {
-    return ErrorResponse(Status::ArgumentInvalid("deviceId '" + spec->device_id +
-                                                 "' in the body does not match '" + id + "' in the path"));
+    return done(ErrorResponse(Status::ArgumentInvalid("deviceId '" + spec->device_id +
+                                                      "' in the body does not match '" + id + "' in the path")));
   }
-  auto device = ctx.registry.Put(*spec, PreconditionOf(req));
-  if (!device.ok()) return ErrorResponse(device.status());
-  return DeviceResponse(*device);
+  // Answered once durable, from the thread that commits it with the writes beside it.
+  ctx.registry.Put(std::move(spec).value(), PreconditionOf(req), [done = std::move(done)](Result<Device> device) {
+    done(device.ok() ? DeviceResponse(*device) : ErrorResponse(device.status()));
+  });
 }
 
 HttpResponse GetDevice(const HttpContext& ctx, const HttpRequest& req) {
@@ -63,15 +64,17 @@ HttpResponse GetDevice(const HttpContext& ctx, const HttpRequest& req) {
   return DeviceResponse(*device);
 }
 
-HttpResponse DeleteDevice(const HttpContext& ctx, const HttpRequest& req) {
+void DeleteDevice(const HttpContext& ctx, const HttpRequest& req, ResponseCallback done) {
   const std::string& id = req.RouteParam("deviceId");
-  if (Status s = Authorize(ctx, req, "devices/" + id, kRegistryWrite); !s.ok()) return ErrorResponse(s);
+  if (Status s = Authorize(ctx, req, "devices/" + id, kRegistryWrite); !s.ok()) return done(ErrorResponse(s));
   Precondition precondition = PreconditionOf(req);
   if (precondition.kind == Precondition::Kind::kIfNoneMatch) precondition = {};
-  if (Status s = ctx.registry.Delete(id, precondition); !s.ok()) return ErrorResponse(s);
-  HttpResponse res;
-  res.status = 204;
-  return res;
+  ctx.registry.Delete(id, std::move(precondition), [done = std::move(done)](Status s) {
+    if (!s.ok()) return done(ErrorResponse(s));
+    HttpResponse res;
+    res.status = 204;
+    done(std::move(res));
+  });
 }
 
 HttpResponse ListDevices(const HttpContext& ctx, const HttpRequest& req) {
@@ -88,20 +91,20 @@ HttpResponse ListDevices(const HttpContext& ctx, const HttpRequest& req) {
   return JsonResponse(200, devices);
 }
 
-HttpResponse BulkDevices(const HttpContext& ctx, const HttpRequest& req) {
-  if (Status s = Authorize(ctx, req, "devices", kRegistryWrite); !s.ok()) return ErrorResponse(s);
+void BulkDevices(const HttpContext& ctx, const HttpRequest& req, ResponseCallback done) {
+  if (Status s = Authorize(ctx, req, "devices", kRegistryWrite); !s.ok()) return done(ErrorResponse(s));
   auto body = ParseJsonValue(req.body);
-  if (!body.ok()) return ErrorResponse(body.status());
-  if (!body->is_array()) return ErrorResponse(Status::ArgumentInvalid("The body must be an array of devices"));
+  if (!body.ok()) return done(ErrorResponse(body.status()));
+  if (!body->is_array()) return done(ErrorResponse(Status::ArgumentInvalid("The body must be an array of devices")));
   std::vector<BulkItem> items;
   for (const json& entry : *body) {
     auto item = BulkItemFromJson(entry);
-    if (!item.ok()) return ErrorResponse(item.status());
+    if (!item.ok()) return done(ErrorResponse(item.status()));
     items.push_back(std::move(item).value());
   }
-  auto result = ctx.registry.Bulk(items);
-  if (!result.ok()) return ErrorResponse(result.status());
-  return JsonResponse(200, BulkResultToJson(*result));
+  ctx.registry.Bulk(std::move(items), [done = std::move(done)](Result<BulkResult> result) {
+    done(result.ok() ? JsonResponse(200, BulkResultToJson(*result)) : ErrorResponse(result.status()));
+  });
 }
 
 }  // namespace iothub::http

@@ -8,12 +8,13 @@
 
 namespace iothub::http {
 
-// device_handlers.cpp: the identity registry.
-HttpResponse PutDevice(const HttpContext&, const HttpRequest&);
+// device_handlers.cpp: the identity registry. The writes answer through `done` once
+// durable, possibly from the thread of another write that shared their commit.
+void PutDevice(const HttpContext&, const HttpRequest&, ResponseCallback done);
 HttpResponse GetDevice(const HttpContext&, const HttpRequest&);
-HttpResponse DeleteDevice(const HttpContext&, const HttpRequest&);
+void DeleteDevice(const HttpContext&, const HttpRequest&, ResponseCallback done);
 HttpResponse ListDevices(const HttpContext&, const HttpRequest&);
-HttpResponse BulkDevices(const HttpContext&, const HttpRequest&);
+void BulkDevices(const HttpContext&, const HttpRequest&, ResponseCallback done);
 
 // event_handlers.cpp: the emulator's own read API over the event log (not an IoT Hub API).
 HttpResponse ListEvents(const HttpContext&, const HttpRequest&);

@@ -19,10 +19,10 @@ using enum HttpMethod;
 const Route kRoutes[] = {
     {{kGet, "/health"}, PlainHandler{GetHealth}},
     {{kGet, "/devices"}, PlainHandler{ListDevices}},
-    {{kPost, "/devices"}, PlainHandler{BulkDevices}},
-    {{kPut, "/devices/{deviceId}"}, PlainHandler{PutDevice}},
+    {{kPost, "/devices"}, AsyncHandler{BulkDevices}},
+    {{kPut, "/devices/{deviceId}"}, AsyncHandler{PutDevice}},
     {{kGet, "/devices/{deviceId}"}, PlainHandler{GetDevice}},
-    {{kDelete, "/devices/{deviceId}"}, PlainHandler{DeleteDevice}},
+    {{kDelete, "/devices/{deviceId}"}, AsyncHandler{DeleteDevice}},
     {{kGet, "/twins/{deviceId}"}, PlainHandler{GetTwin}},
     {{kPatch, "/twins/{deviceId}"}, PlainHandler{PatchTwin}},
     {{kPut, "/twins/{deviceId}"}, PlainHandler{ReplaceTwin}},

@@ -39,16 +39,7 @@ CloudToDeviceMessage ReadMessage(const Statement& s) {
 
 }  // namespace
 
-void SqliteCloudToDeviceStore::InTransaction(const std::function<void()>& work) {
-  db_.Exec("BEGIN IMMEDIATE");
-  try {
-    work();
-    db_.Exec("COMMIT");
-  } catch (...) {
-    sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
-  }
-}
+void SqliteCloudToDeviceStore::InTransaction(const std::function<void()>& work) { db_.InTransaction(work); }
 
 int64_t SqliteCloudToDeviceStore::Enqueue(const CloudToDeviceMessage& m) {
   nlohmann::json props = nlohmann::json::array();

@@ -87,6 +87,20 @@ void SqliteDatabase::Exec(std::string_view sql) {
   s.Run();
 }
 
+void SqliteDatabase::InTransaction(const std::function<void()>& work) {
+  auto lock = Lock();
+  const bool outermost = sqlite3_get_autocommit(db_) != 0;
+  Exec(outermost ? "BEGIN IMMEDIATE" : "SAVEPOINT nested");
+  try {
+    work();
+    Exec(outermost ? "COMMIT" : "RELEASE nested");
+  } catch (...) {
+    // Undoes this level only; a savepoint rolled back to stays open until released.
+    sqlite3_exec(db_, outermost ? "ROLLBACK" : "ROLLBACK TO nested; RELEASE nested", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
 int64_t SqliteDatabase::SchemaVersion() {
   auto lock = Lock();
   Statement s(db_, "PRAGMA user_version");

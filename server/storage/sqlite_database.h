@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -62,6 +63,10 @@ class SqliteDatabase {
   bool in_memory() const { return path_ == ":memory:"; }
   void Exec(std::string_view sql);
   int64_t SchemaVersion();
+  // Runs `work` so that all of its writes land or none do (none if it throws, which is
+  // passed on). Nested inside another, it is a savepoint: undone alone if it throws, and
+  // durable only when the outermost one commits.
+  void InTransaction(const std::function<void()>& work);
 
  private:
   std::recursive_mutex mu_;  // guards db_; recursive so a transaction can call the store's own methods

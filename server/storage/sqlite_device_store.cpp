@@ -148,16 +148,6 @@ void SqliteDeviceStore::ResetPresence() {
   s.Bind(1, ToMicros(Clock::now())).Run();
 }
 
-void SqliteDeviceStore::InTransaction(const std::function<void()>& work) {
-  auto lock = db_.Lock();
-  db_.Exec("BEGIN IMMEDIATE");
-  try {
-    work();
-    db_.Exec("COMMIT");
-  } catch (...) {
-    sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
-  }
-}
+void SqliteDeviceStore::InTransaction(const std::function<void()>& work) { db_.InTransaction(work); }
 
 }  // namespace iothub::storage

@@ -142,15 +142,14 @@ std::optional<int> SqliteEventStore::PartitionCount() {
 }
 
 void SqliteEventStore::CreatePartitions(int count) {
-  auto lock = db_.Lock();
-  db_.Exec("BEGIN IMMEDIATE");
-  for (int p = 0; p < count; ++p) {
-    Statement s(db_.handle(),
-                "INSERT OR IGNORE INTO event_partitions (partition_id, next_sequence_number, next_offset) "
-                "VALUES (?, 0, 0)");
-    s.Bind(1, int64_t{p}).Run();
-  }
-  db_.Exec("COMMIT");
+  db_.InTransaction([&] {
+    for (int p = 0; p < count; ++p) {
+      Statement s(db_.handle(),
+                  "INSERT OR IGNORE INTO event_partitions (partition_id, next_sequence_number, next_offset) "
+                  "VALUES (?, 0, 0)");
+      s.Bind(1, int64_t{p}).Run();
+    }
+  });
 }
 
 std::vector<PartitionPosition> SqliteEventStore::Positions() {
@@ -163,9 +162,7 @@ std::vector<PartitionPosition> SqliteEventStore::Positions() {
 }
 
 void SqliteEventStore::Append(const std::vector<const Event*>& events, const std::vector<PartitionPosition>& positions) {
-  auto lock = db_.Lock();
-  db_.Exec("BEGIN IMMEDIATE");
-  try {
+  db_.InTransaction([&] {
     Statement insert(db_.handle(),
                      "INSERT INTO events (partition_id, sequence_number, byte_offset, enqueued_time_us, device_id, "
                      "body, properties, application_properties, annotations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -190,11 +187,7 @@ void SqliteEventStore::Append(const std::vector<const Event*>& events, const std
       position.Run();
       position.Reset();
     }
-    db_.Exec("COMMIT");
-  } catch (...) {
-    sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
-  }
+  });
 }
 
 template <class F>

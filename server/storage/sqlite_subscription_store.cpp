@@ -14,9 +14,7 @@ Subscriptions SqliteSubscriptionStore::Load(const std::string& client_id) {
 }
 
 void SqliteSubscriptionStore::Save(const std::string& client_id, const Subscriptions& subscriptions) {
-  auto lock = db_.Lock();
-  db_.Exec("BEGIN IMMEDIATE");
-  try {
+  db_.InTransaction([&] {
     Statement clear(db_.handle(), "DELETE FROM device_subscriptions WHERE client_id = ?");
     clear.Bind(1, client_id).Run();
     for (Feed feed : subscriptions) {
@@ -25,11 +23,7 @@ void SqliteSubscriptionStore::Save(const std::string& client_id, const Subscript
       Statement insert(db_.handle(), "INSERT INTO device_subscriptions (client_id, feed, qos) VALUES (?, ?, 1)");
       insert.Bind(1, client_id).Bind(2, std::string_view(ToString(feed))).Run();
     }
-    db_.Exec("COMMIT");
-  } catch (...) {
-    sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
-  }
+  });
 }
 
 }  // namespace iothub::storage

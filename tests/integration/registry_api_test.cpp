@@ -1,6 +1,11 @@
 // The identity registry REST API over real HTTPS (spec §4.2–4.4).
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
 #include "integration/emulator_process.h"
 
 namespace iothub::testing {
@@ -271,6 +276,66 @@ TEST_CASE("Registry API: unknown paths are 404 in IoT Hub's form") {
   REQUIRE(res);
   CHECK(res->status == 404);
   CHECK_FALSE(ErrorCodeOf(res).empty());
+}
+
+TEST_CASE("Registry API: concurrent writes each get their own answer, as if one after another, and every "
+          "answered one survives a crash") {
+  // Writes that arrive together share one commit; each must still see the ones before it.
+  const std::string dir = FreshDataDir("concurrent-writes");
+  constexpr int kClients = 8, kPerClient = 20;
+  std::map<std::string, std::string> etags;  // every device answered 200, with its etag
+  std::mutex mu;
+  std::atomic<int> contested_created{0}, contested_conflicts{0}, other{0};
+  std::atomic<int> doomed_deleted{0}, doomed_missing{0};
+  {
+    EmulatorProcess hub({}, dir);
+    REQUIRE(hub.Put("/devices/doomed", "{}")->status == 200);
+    std::vector<std::thread> clients;
+    for (int c = 0; c < kClients; ++c) {
+      clients.emplace_back([&, c] {
+        // Everyone creates the same id once and deletes the same device once, among their own creates.
+        for (int i = 0; i < kPerClient; ++i) {
+          const std::string id = "c" + std::to_string(c) + "-" + std::to_string(i);
+          auto res = hub.Put("/devices/" + id, "{}");
+          if (res && res->status == 200) {
+            std::lock_guard lock(mu);
+            etags[id] = nlohmann::json::parse(res->body)["etag"];
+          } else {
+            ++other;
+          }
+          if (i == kPerClient / 2) {
+            auto contested = hub.Put("/devices/contested", "{}");
+            if (contested && contested->status == 200) ++contested_created;
+            else if (contested && contested->status == 409 && ErrorCodeOf(contested) == "DeviceAlreadyExists")
+              ++contested_conflicts;
+            else ++other;
+            auto doomed = hub.Delete("/devices/doomed");
+            if (doomed && doomed->status == 204) ++doomed_deleted;
+            else if (doomed && doomed->status == 404 && ErrorCodeOf(doomed) == "DeviceNotFound") ++doomed_missing;
+            else ++other;
+          }
+        }
+      });
+    }
+    for (auto& t : clients) t.join();
+    CHECK(other == 0);
+    CHECK(contested_created == 1);
+    CHECK(contested_conflicts == kClients - 1);
+    CHECK(doomed_deleted == 1);
+    CHECK(doomed_missing == kClients - 1);
+    CHECK(etags.size() == size_t{kClients * kPerClient});
+    hub.Kill();  // no shutdown code runs: only what was committed before its answer is there
+  }
+  EmulatorProcess hub({}, dir);
+  CHECK(Body(hub.Get("/statistics/devices"))["totalDeviceCount"] == kClients * kPerClient + 1);
+  CHECK(hub.Get("/devices/contested")->status == 200);
+  CHECK(hub.Get("/devices/doomed")->status == 404);
+  int same = 0;
+  for (const auto& [id, etag] : etags) {
+    auto res = hub.Get("/devices/" + id);
+    if (res && res->status == 200 && Body(res)["etag"] == etag) ++same;
+  }
+  CHECK(same == kClients * kPerClient);
 }
 
 }  // namespace iothub::testing
