@@ -18,6 +18,8 @@ runtime_packages=(
   libspdlog1.10
   libfmt9
   libmosquitto1
+  libqpid-proton-cpp12  # AMQP 1.0 (5671, 5672, AMQP over WebSockets)
+  libqpid-proton11
 )
 build_packages=(
   build-essential
@@ -35,6 +37,8 @@ build_packages=(
   libfmt-dev
   doctest-dev
   libmosquitto-dev    # the bundled device client and the benchmark's load tool
+  libqpid-proton-cpp12-dev  # AMQP 1.0 as a protocol engine (proton::io::connection_driver)
+  libqpid-proton11-dev
 )
 test_packages=(
   nodejs              # the official Azure SDKs (tests/compat)

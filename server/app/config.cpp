@@ -107,6 +107,18 @@ std::variant<Config, int> LoadConfig(int argc, const char* const* argv) {
           ->capture_default_str());
   add(app.add_option("--mqtt-plain-bind", c.mqtt_plain_bind, "Address of the plain-TCP MQTT listener")
           ->capture_default_str());
+  add(app.add_option("--amqp-bind", c.amqp_bind, "Address of the AMQP listeners")->capture_default_str());
+  add(app.add_option("--amqp-port", c.amqp_port,
+                     "AMQP over TLS port: the Event Hub-compatible endpoint (back ends reading telemetry)")
+          ->check(CLI::Range(1, 65535))
+          ->capture_default_str());
+  add(app.add_option("--amqp-plain-port", c.amqp_plain_port,
+                     "Plain AMQP port, for Event Hubs connection strings with UseDevelopmentEmulator=true (0 = off)")
+          ->check(CLI::Range(0, 65535))
+          ->capture_default_str());
+  add(app.add_option("--consumer-group", c.consumer_groups,
+                     "A consumer group of the Event Hub-compatible endpoint besides $Default (repeatable)")
+          ->delimiter(','));
   add(app.add_option("--io-threads,--mqtt-threads", c.io_threads,
                      "Threads of the event loop serving every connection (MQTT, HTTPS, WebSocket)")
           ->check(CLI::Range(1, 64))

@@ -24,6 +24,10 @@ struct Config {
   int mqtt_port = 8883;
   std::string mqtt_plain_bind = "127.0.0.1";
   int mqtt_plain_port = 0;  // 0: off
+  std::string amqp_bind = "0.0.0.0";
+  int amqp_port = 5671;        // AMQP over TLS (the Event Hub-compatible endpoint, service and devices)
+  int amqp_plain_port = 5672;  // plain AMQP, as `UseDevelopmentEmulator=true` connection strings use; 0: off
+  std::vector<std::string> consumer_groups;  // besides $Default
   int io_threads = 2;  // the event loop's: every listener and connection
   int mqtt_max_pending = 256;  // connections not yet signed in
   int partitions = 4;

@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -14,11 +16,13 @@
 #include "app/connection_strings.h"
 #include "app/port_check.h"
 #include "app/seed.h"
+#include "amqp/amqp_server.h"
 #include "core/device_authenticator.h"
 #include "core/cloud_to_device.h"
 #include "core/device_connections.h"
 #include "core/direct_methods.h"
 #include "core/event_log.h"
+#include "core/partition_readers.h"
 #include "core/registry.h"
 #include "core/sas_authenticator.h"
 #include "core/timers.h"
@@ -75,11 +79,13 @@ int OpenHttps(http::RestServer& server, const app::Config& c) {
 }
 
 void PrintBanner(const app::Config& c, const AccessPolicies& policies, const tls::TlsMaterial& tls, int https_port,
-                 const mqtt::MqttServer& mqtt, int partitions) {
+                 const mqtt::MqttServer& mqtt, const amqp::AmqpServer& amqp, int partitions) {
   const std::string host = c.AdvertisedHostName();
   spdlog::info("IoT Hub Emulator '{}' is ready. HTTPS on {}:{}, MQTT over TLS on {}:{}{}", c.hub_name, c.https_bind,
                https_port, c.mqtt_bind, mqtt.tls_port(),
                mqtt.plain_port() ? fmt::format(", plain MQTT on {}:{}", c.mqtt_plain_bind, mqtt.plain_port()) : "");
+  spdlog::info("AMQP over TLS on {}:{}{}", c.amqp_bind, amqp.tls_port(),
+               amqp.plain_port() ? fmt::format(", plain AMQP on {}:{}", c.amqp_bind, amqp.plain_port()) : "");
   spdlog::info("Event log: {} partitions, events kept {} hours", partitions, c.retention_hours);
   spdlog::info("Registry: {}", c.in_memory ? "in memory (nothing is saved)" : (fs::path(c.data_dir) / "iothub.db").string());
   if (!tls.ca_path.empty()) {
@@ -92,6 +98,19 @@ void PrintBanner(const app::Config& c, const AccessPolicies& policies, const tls
   }
   spdlog::info("Connection strings:");
   for (const AccessPolicy& p : policies.all()) spdlog::info("  {}", app::HubConnectionString(host, p));
+  // What back ends read telemetry with (the Event Hubs SDKs, Azure Functions, az iot hub monitor-events).
+  if (const AccessPolicy* service = policies.Find("service")) {
+    spdlog::info("Event Hub-compatible endpoint ('{}', consumer group $Default{}):", c.hub_name,
+                 c.consumer_groups.empty() ? "" : " and " + fmt::format("{}", fmt::join(c.consumer_groups, ", ")));
+    spdlog::info("  Endpoint=sb://{}{}/;SharedAccessKeyName={};SharedAccessKey={};EntityPath={}", host,
+                 amqp.tls_port() == 5671 ? "" : ":" + std::to_string(amqp.tls_port()), service->name,
+                 service->primary_key, c.hub_name);
+    if (amqp.plain_port()) {
+      spdlog::info("  Endpoint=sb://{}:{}/;SharedAccessKeyName={};SharedAccessKey={};EntityPath={};"
+                   "UseDevelopmentEmulator=true",
+                   host, amqp.plain_port(), service->name, service->primary_key, c.hub_name);
+    }
+  }
 }
 
 // Every device connection is a file descriptor; the usual soft limit of 1024 would cap devices there.
@@ -205,12 +224,39 @@ int Run(const app::Config& c) {
     return 1;
   }
 
+  // The Event Hub-compatible endpoint (AMQP): who reads which partition, across connections.
+  PartitionReaders partition_readers;
+  std::vector<std::string> consumer_groups{"$Default"};
+  consumer_groups.insert(consumer_groups.end(), c.consumer_groups.begin(), c.consumer_groups.end());
+  amqp::AmqpListenOptions amqp_options;
+  amqp_options.bind = c.amqp_bind;
+  amqp_options.tls_port = c.amqp_port;
+  amqp_options.plain_port = c.amqp_plain_port;
+  amqp::AmqpServer amqp_server(
+      loop.io(), tls_context,
+      {*event_log, authenticator, partition_readers, {c.hub_name, Clock::now()},
+       [consumer_groups](const std::string& group) {
+         return std::any_of(consumer_groups.begin(), consumer_groups.end(), [&](const std::string& g) {
+           return g.size() == group.size() && std::equal(g.begin(), g.end(), group.begin(), [](char a, char b) {
+                    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+                  });
+         });
+       }},
+      amqp_options);
+  if (auto why = amqp_server.Bind()) {
+    spdlog::error("Cannot listen for AMQP: {}", *why);
+    return 1;
+  }
+
   http::RestOptions rest_options;
   rest_options.handler_threads = c.http_threads;
   rest_options.max_connections = static_cast<size_t>(c.https_max_connections);
   // MQTT over WebSockets: what the SDKs' MqttWs transports open on 443.
   std::vector<http::WebSocketEndpoint> websockets{
-      {"/$iothub/websocket", "mqtt", [&mqtt](std::unique_ptr<transport::ByteStream> s) { mqtt.Adopt(std::move(s)); }}};
+      {"/$iothub/websocket", "mqtt", [&mqtt](std::unique_ptr<transport::ByteStream> s) { mqtt.Adopt(std::move(s)); }},
+      // AMQP over WebSockets: the Event Hubs SDKs' webSocketOptions open it on 443.
+      {"/$servicebus/websocket", "AMQPWSB10",
+       [&amqp_server](std::unique_ptr<transport::ByteStream> s) { amqp_server.Adopt(std::move(s)); }}};
   http::RestServer https(loop.io(), tls_context.get(),
                          {registry, authenticator, connections, *event_log, methods, cloud_to_device, twins,
                           stream_timers, c.max_event_streams},
@@ -219,9 +265,10 @@ int Run(const app::Config& c) {
   if (https_port == 0) return 1;
 
   mqtt.Start();
+  amqp_server.Start();
   loop.Start();
 
-  PrintBanner(c, policies, tls, https_port, mqtt, event_log->partition_count());
+  PrintBanner(c, policies, tls, https_port, mqtt, amqp_server, event_log->partition_count());
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
@@ -229,6 +276,7 @@ int Run(const app::Config& c) {
   loop.Stop();
   https.Close();
   mqtt.Stop();
+  amqp_server.Stop();  // its readers let go of the event log before it goes
   // Commits what devices already sent; their acknowledgements go nowhere now. Before the
   // loop goes: a pending append holds its connection, whose timers need the io_context.
   event_log.reset();

@@ -32,6 +32,17 @@ bool IsSegmentPrefix(std::string_view prefix, std::string_view target) {
   return target.size() == prefix.size() || target[prefix.size()] == '/';
 }
 
+// Drops a leading "sb://" or "amqps://" (any case); true when there was one.
+bool StripScheme(std::string_view& resource) {
+  for (std::string_view scheme : {"sb://", "amqps://", "amqp://"}) {
+    if (resource.size() >= scheme.size() && Lower(resource.substr(0, scheme.size())) == scheme) {
+      resource.remove_prefix(scheme.size());
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 SasAuthenticator::SasAuthenticator(AccessPolicies policies, std::vector<std::string> host_names,
@@ -54,6 +65,8 @@ Result<Principal> SasAuthenticator::Authorize(std::string_view token_text, std::
   if (token.expiry <= UnixSeconds(now_())) return Status::Unauthorized("SAS token has expired");
 
   std::string_view resource = token.resource;
+  // Event Hubs SDKs scope their tokens to a URI: sb://{host}/{entity}/... (see SasSignatureMatchesKeyText).
+  const bool service_bus = StripScheme(resource);
   size_t slash = resource.find('/');
   std::string_view host = resource.substr(0, slash);
   std::string_view scope = slash == std::string_view::npos ? std::string_view() : resource.substr(slash + 1);
@@ -65,7 +78,9 @@ Result<Principal> SasAuthenticator::Authorize(std::string_view token_text, std::
                                 std::string(target) + "'");
   }
 
-  auto principal = token.key_name ? AuthorizePolicy(*token.key_name, token) : AuthorizeDevice(scope, token);
+  if (service_bus && !token.key_name) return Status::Unauthorized("An sb:// token must name its policy (skn)");
+  auto principal =
+      token.key_name ? AuthorizePolicy(*token.key_name, token, service_bus) : AuthorizeDevice(scope, token);
   if (!principal.ok()) return principal;
   principal.value().token_expiry = std::min(token.expiry, kLatestTokenExpiry);
   if ((principal->permissions & any_of) == 0) {
@@ -75,10 +90,14 @@ Result<Principal> SasAuthenticator::Authorize(std::string_view token_text, std::
   return principal;
 }
 
-Result<Principal> SasAuthenticator::AuthorizePolicy(const std::string& policy_name, const SasToken& token) const {
+Result<Principal> SasAuthenticator::AuthorizePolicy(const std::string& policy_name, const SasToken& token,
+                                                    bool key_text) const {
   const AccessPolicy* policy = policies_.Find(policy_name);
   if (!policy) return Status::Unauthorized("No shared access policy named '" + policy_name + "'");
-  if (!SasSignatureMatches(token, policy->primary_key) && !SasSignatureMatches(token, policy->secondary_key)) {
+  auto matches = [&](const std::string& key) {
+    return key_text ? SasSignatureMatchesKeyText(token, key) : SasSignatureMatches(token, key);
+  };
+  if (!matches(policy->primary_key) && !matches(policy->secondary_key)) {
     return Status::Unauthorized("SAS signature does not match the keys of policy '" + policy_name + "'");
   }
   return Principal{Principal::Kind::kPolicy, policy->name, policy->permissions, 0};

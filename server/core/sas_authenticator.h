@@ -47,7 +47,8 @@ class SasAuthenticator {
   SasAuthenticator(AccessPolicies policies, std::vector<std::string> host_names, DeviceKeyLookup device_keys,
                    Now now = [] { return Clock::now(); });
 
-  // target: the resource below the host, e.g. "devices/dev1". Allowed when the
+  // target: the resource below the host, e.g. "devices/dev1". A token's `sr` may also be an
+  // Event Hubs URI, sb://{host}/{entity}/..., signed as those SDKs sign. Allowed when the
   // token is valid, unexpired, scoped to a segment prefix of target and carries
   // at least one of `any_of` permissions. Every refusal is Unauthorized.
   Result<Principal> Authorize(std::string_view token_text, std::string_view target, Permissions any_of) const;
@@ -57,7 +58,8 @@ class SasAuthenticator {
   bool IsOwnHost(std::string_view host) const;
 
  private:
-  Result<Principal> AuthorizePolicy(const std::string& policy_name, const SasToken& token) const;
+  // key_text: signed with the key's text (Event Hubs tokens), not its decoded bytes.
+  Result<Principal> AuthorizePolicy(const std::string& policy_name, const SasToken& token, bool key_text) const;
   Result<Principal> AuthorizeDevice(std::string_view scope, const SasToken& token) const;
 
   AccessPolicies policies_;

@@ -59,6 +59,11 @@ bool SasSignatureMatches(const SasToken& token, std::string_view base64_key) {
   return expected && crypto::ConstantTimeEquals(*expected, token.signature);
 }
 
+bool SasSignatureMatchesKeyText(const SasToken& token, std::string_view key_text) {
+  std::string to_sign = token.resource_as_sent + "\n" + std::to_string(token.expiry);
+  return crypto::ConstantTimeEquals(crypto::Base64Encode(crypto::HmacSha256(key_text, to_sign)), token.signature);
+}
+
 std::string CreateSasToken(std::string_view resource, std::string_view base64_key, int64_t expiry,
                            std::optional<std::string_view> key_name) {
   std::string sr = UrlEncodeComponent(resource);

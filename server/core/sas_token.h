@@ -26,6 +26,9 @@ std::optional<std::string> SignSas(std::string_view resource_as_sent, int64_t ex
 
 // True when the token's signature was made with this base64 key over its literal `sr`.
 bool SasSignatureMatches(const SasToken& token, std::string_view base64_key);
+// The same for an Event Hubs / Service Bus token (`sr=sb://...`): those SDKs sign with the
+// key's text as it is written (its UTF-8 bytes), not with the bytes it decodes to.
+bool SasSignatureMatchesKeyText(const SasToken& token, std::string_view key_text);
 
 // A token as the Node.js device SDK writes it: sr=encodeURIComponent(resource), sig, [skn], se.
 std::string CreateSasToken(std::string_view resource, std::string_view base64_key, int64_t expiry,
