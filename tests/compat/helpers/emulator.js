@@ -44,6 +44,16 @@ function healthy() {
   });
 }
 
+// Whether something on 127.0.0.1 accepts a TCP connection on port.
+function accepts(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port, timeout: 500 });
+    socket.on('connect', () => { socket.destroy(); resolve(true); });
+    socket.on('error', () => resolve(false));
+    socket.on('timeout', () => { socket.destroy(); resolve(false); });
+  });
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
@@ -56,14 +66,27 @@ function freePort() {
 }
 
 // Starts the emulator on 443 with the test certificates; resolves once /health
-// answers. MQTT is on the real 8883 unless a port is given (the device SDK
-// honours a port in HostName, and 0 picks a free one).
-async function startEmulator({ dataDir, mqttPort = 8883 } = {}) {
-  if (mqttPort === 0) mqttPort = await freePort();
+// answers and the AMQP listeners accept connections. MQTT is on the real 8883
+// unless a port is given (the device SDK honours a port in HostName, and 0 picks
+// a free one). AMQP (the Event Hub-compatible endpoint) always gets free ports so
+// that no test clashes with a real 5671/5672: amqpPort is AMQP over TLS,
+// amqpPlainPort plain AMQP (UseDevelopmentEmulator=true; 0 turns it off).
+async function startEmulator({ dataDir, mqttPort = 8883, amqpPort, amqpPlainPort, extraArgs = [] } = {}) {
+  const taken = new Set([443, mqttPort, amqpPort, amqpPlainPort]);
+  const distinctFreePort = async () => {
+    for (;;) {
+      const port = await freePort();
+      if (!taken.has(port)) { taken.add(port); return port; }
+    }
+  };
+  if (mqttPort === 0) mqttPort = await distinctFreePort();
+  if (amqpPort === undefined || amqpPort === 0) amqpPort = await distinctFreePort();
+  if (amqpPlainPort === undefined) amqpPlainPort = await distinctFreePort();
   const args = ['--https-port', '443', '--https-bind', '127.0.0.1', '--mqtt-port', String(mqttPort),
     '--mqtt-bind', '127.0.0.1',
+    '--amqp-port', String(amqpPort), '--amqp-plain-port', String(amqpPlainPort), '--amqp-bind', '127.0.0.1',
     '--tls-cert', path.join(testData, 'certs', 'server.pem'),
-    '--tls-key', path.join(testData, 'certs', 'server.key')];
+    '--tls-key', path.join(testData, 'certs', 'server.key'), ...extraArgs];
   args.push(...(dataDir ? ['--data-dir', dataDir] : ['--in-memory']));
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
@@ -76,9 +99,11 @@ async function startEmulator({ dataDir, mqttPort = 8883 } = {}) {
     if (child.exitCode !== null) {
       throw new Error(`the emulator exited (${child.exitCode}) while starting:\n${log}`);
     }
-    if (await healthy()) {
+    if (await healthy() && await accepts(amqpPort) && (amqpPlainPort === 0 || await accepts(amqpPlainPort))) {
       return {
         mqttPort,
+        amqpPort,
+        amqpPlainPort,
         log: () => log,
         // SIGTERM, and SIGKILL if it has not exited 10 s later; resolves to the exit code (null if killed).
         async stop() {
@@ -91,7 +116,18 @@ async function startEmulator({ dataDir, mqttPort = 8883 } = {}) {
     await new Promise((r) => setTimeout(r, 50));
   }
   child.kill('SIGKILL');
-  throw new Error(`the emulator did not become healthy:\n${log}`);
+  throw new Error(`the emulator did not become healthy (or its AMQP ports ${amqpPort}, ${amqpPlainPort} did not accept connections):\n${log}`);
+}
+
+// The Event Hub-compatible connection string of a started emulator (hub name `emulator`, the default --hub-name):
+// 'tls' (AMQP over TLS on hub.amqpPort), 'plain' (UseDevelopmentEmulator=true: plain AMQP on hub.amqpPlainPort) or
+// 'ws' (no port: with a webSocket constructor the SDK goes to wss://localhost:443/$servicebus/websocket).
+function eventHubConnectionString(hub, { transport = 'tls', policy = 'service', key = policyKeys[policy] } = {}) {
+  const endpoint = { tls: `sb://localhost:${hub.amqpPort}/`, plain: `sb://localhost:${hub.amqpPlainPort}/`,
+    ws: 'sb://localhost/' }[transport];
+  if (!endpoint) throw new Error(`unknown transport ${transport}`);
+  return `Endpoint=${endpoint};SharedAccessKeyName=${policy};SharedAccessKey=${key};EntityPath=emulator`
+    + (transport === 'plain' ? ';UseDevelopmentEmulator=true' : '');
 }
 
 // Requests give up after this long: a hub that stops answering fails the test instead of hanging it.
@@ -133,4 +169,5 @@ function postJson(path, body) {
   });
 }
 
-module.exports = { startEmulator, hubConnectionString, freshDataDir, policyKeys, getJson, postJson, tmpdir: os.tmpdir };
+module.exports = { startEmulator, hubConnectionString, eventHubConnectionString, freshDataDir, freePort, policyKeys,
+  getJson, postJson, tmpdir: os.tmpdir };
