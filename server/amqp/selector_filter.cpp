@@ -72,7 +72,9 @@ Result<EventPosition> ParseSelectorFilter(std::string_view expression) {
     if (!ms || *ms < 0 || *ms > int64_t{7'258'118'400'000}) {
       return Refused(expression, "the enqueued time must be milliseconds since the Unix epoch");
     }
-    return EventPosition::EnqueuedTime(TimePoint(std::chrono::milliseconds(*ms)), inclusive);
+    // Readers see enqueued times in whole milliseconds, we keep finer ones: "after t" means
+    // from the next millisecond on, or an event enqueued within t's millisecond would pass.
+    return EventPosition::EnqueuedTime(TimePoint(std::chrono::milliseconds(*ms + (inclusive ? 0 : 1))), true);
   }
   return Refused(expression, "it must compare x-opt-offset, x-opt-sequence-number or x-opt-enqueued-time");
 }
