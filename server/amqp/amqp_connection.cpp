@@ -60,9 +60,9 @@ void SendMessage(pn_link_t* link, const std::string& bytes, uint64_t& next_tag) 
 }
 
 AmqpConnection::AmqpConnection(std::unique_ptr<transport::ByteStream> stream, const AmqpOptions& options,
-                               HandlerFactory handler, transport::PendingSlot slot)
+                               HandlerFactory handler, PlainCheck plain, transport::PendingSlot slot)
     : stream_(std::move(stream)), options_(options), executor_(stream_->executor()), timer_(executor_),
-      make_handler_(std::move(handler)), pending_slot_(std::move(slot)) {
+      sasl_(std::move(plain)), make_handler_(std::move(handler)), pending_slot_(std::move(slot)) {
   pn_connection_driver_init(&driver_, nullptr, nullptr);
   pn_transport_t* t = driver_.transport;
   pn_transport_set_server(t);
@@ -70,7 +70,8 @@ AmqpConnection::AmqpConnection(std::unique_ptr<transport::ByteStream> stream, co
   pn_transport_require_auth(t, false);
   pn_transport_require_encryption(t, false);
   pn_sasl_t* sasl = pn_sasl(t);
-  pn_sasl_allowed_mechs(sasl, "ANONYMOUS");
+  sasl_.Install(t);
+  pn_sasl_allowed_mechs(sasl, "ANONYMOUS PLAIN");
   pn_sasl_set_allow_insecure_mechs(sasl, true);  // TLS, when there is any, is ours: Proton cannot see it
   pn_transport_set_idle_timeout(t, static_cast<pn_millis_t>(options_.idle_timeout.count()));
   pn_transport_set_max_frame(t, static_cast<uint32_t>(options_.max_frame_bytes));
@@ -144,7 +145,11 @@ void AmqpConnection::Pump() {
   pumping_ = false;
   DoWrite();
   if (closed_) return;
-  if (pn_connection_driver_finished(&driver_)) {
+  // Finished, or the input is over (the peer closed, or Proton refused its bytes) and all
+  // that is left to say (a CLOSE with the error) has been written: nothing more can happen.
+  const bool said_all = pn_connection_driver_read_closed(&driver_) && !writing_ &&
+                        pn_connection_driver_write_buffer(&driver_).size == 0;
+  if (pn_connection_driver_finished(&driver_) || said_all) {
     pn_condition_t* c = pn_transport_condition(driver_.transport);
     return CloseSocket(pn_condition_is_set(c) ? std::string(pn_condition_get_name(c)) + ": " +
                                                     (pn_condition_get_description(c) ? pn_condition_get_description(c) : "")
@@ -159,7 +164,8 @@ void AmqpConnection::Dispatch(pn_event_t* event) {
     case PN_CONNECTION_REMOTE_OPEN:
       if (pn_connection_state(driver_.connection) & PN_LOCAL_UNINIT) pn_connection_open(driver_.connection);
       opened_ = true;
-      pending_slot_.reset();  // it has spoken AMQP; each link proves itself through $cbs
+      pending_slot_.reset();  // it has spoken AMQP; each link proves itself (SASL PLAIN or $cbs)
+      if (sasl_.principal()) handler_->OnSignedIn(*sasl_.principal());
       break;
     case PN_CONNECTION_REMOTE_CLOSE:
       pn_connection_close(driver_.connection);

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "amqp/sasl_sign_in.h"
 #include "transport/byte_stream.h"
 #include "transport/pending_connections.h"
 
@@ -31,6 +32,8 @@ class LinkHandler {
   virtual void OnCredit(pn_link_t* link) = 0;
   // The link is gone (detached by either side, or the connection ended): forget it.
   virtual void OnLinkClosed(pn_link_t* link) = 0;
+  // The peer signed in with SASL PLAIN as `who`, before opening the connection.
+  virtual void OnSignedIn(const Principal& who) = 0;
   // Now and then (at least at each deadline Deadline() returned): expire what must expire.
   virtual void OnTick() = 0;
   // The next time OnTick must run; max() when none.
@@ -61,7 +64,7 @@ class AmqpConnection : public std::enable_shared_from_this<AmqpConnection> {
   using HandlerFactory = std::function<std::unique_ptr<LinkHandler>(AmqpConnection&)>;
 
   AmqpConnection(std::unique_ptr<transport::ByteStream> stream, const AmqpOptions& options, HandlerFactory handler,
-                 transport::PendingSlot slot);
+                 PlainCheck plain, transport::PendingSlot slot);
   ~AmqpConnection();
   AmqpConnection(const AmqpConnection&) = delete;
   AmqpConnection& operator=(const AmqpConnection&) = delete;
@@ -96,6 +99,7 @@ class AmqpConnection : public std::enable_shared_from_this<AmqpConnection> {
   asio::steady_timer timer_;
   std::chrono::steady_clock::time_point armed_for_{};
   int64_t next_tick_ms_ = 0;  // when Proton next needs its clock (heartbeats), 0 for never
+  SaslSignIn sasl_;  // before the driver: its transport refers to it
   pn_connection_driver_t driver_{};
   std::unique_ptr<LinkHandler> handler_;
   HandlerFactory make_handler_;

@@ -17,7 +17,9 @@ struct AmqpServer::Impl {
   transport::Listener::SessionFactory Connections() {
     return [this](std::unique_ptr<transport::ByteStream> stream, transport::PendingSlot slot) {
       auto handler = [this](AmqpConnection& c) { return std::make_unique<HubLinks>(c, services); };
-      auto connection = std::make_shared<AmqpConnection>(std::move(stream), options.connection, handler, std::move(slot));
+      auto connection = std::make_shared<AmqpConnection>(std::move(stream), options.connection, handler,
+                                                         PolicyPlainCheck(services.sas, services.entity.hub_name),
+                                                         std::move(slot));
       {
         std::lock_guard lock(mu);
         std::erase_if(live, [](const std::weak_ptr<AmqpConnection>& w) { return w.expired(); });

@@ -49,6 +49,8 @@ Status CbsClaims::Put(std::string_view audience, std::string_view token, Permiss
   return Status::Ok();
 }
 
+void CbsClaims::Grant(std::string path, const Principal& who) { claims_.push_back({std::move(path), who}); }
+
 std::optional<Principal> CbsClaims::Covering(std::string_view address, Permissions any_of, TimePoint now) const {
   const std::string path = EntityPath(address, sas_);
   for (const Claim& c : claims_) {

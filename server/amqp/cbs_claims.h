@@ -25,6 +25,8 @@ class CbsClaims {
   // put-token: `audience` is the name the token is put for, `token` the SAS text.
   // A new token for the same audience replaces the old one (renewal).
   Status Put(std::string_view audience, std::string_view token, Permissions any_of);
+  // A claim made otherwise (SASL PLAIN at sign-in), on `path` and below.
+  void Grant(std::string path, const Principal& who);
   // A claim on `address` (or on a leading run of its segments) with any of `any_of`,
   // unexpired at `now`; nullopt when there is none.
   std::optional<Principal> Covering(std::string_view address, Permissions any_of, TimePoint now) const;

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "amqp/event_message.h"
 #include "amqp/selector_filter.h"
@@ -22,6 +23,7 @@ std::string_view Text(pn_bytes_t b) { return {b.start, b.size}; }
 // The selector-filter expression of a receiver's source, when it has one.
 std::optional<std::string> SelectorOf(pn_link_t* link) {
   pn_data_t* f = pn_terminus_filter(pn_link_remote_source(link));
+  if (!f) return std::nullopt;
   pn_data_rewind(f);
   if (!pn_data_next(f) || pn_data_type(f) != PN_MAP) return std::nullopt;
   const size_t entries = pn_data_get_map(f) / 2;
@@ -52,6 +54,7 @@ std::optional<std::string> SelectorOf(pn_link_t* link) {
 // The owner level (com.microsoft:epoch) in a link's properties, when given.
 std::optional<int64_t> OwnerLevelOf(pn_link_t* link) {
   pn_data_t* p = pn_link_remote_properties(link);
+  if (!p) return std::nullopt;  // a link without properties has none to read
   pn_data_rewind(p);
   if (!pn_data_next(p) || pn_data_type(p) != PN_MAP) return std::nullopt;
   const size_t entries = pn_data_get_map(p) / 2;
@@ -101,6 +104,7 @@ void HubLinks::OnLinkOpen(pn_link_t* link) {
                                     segments[1] == "$management")) {
     return OpenNode(link, Node::kManagement);
   }
+  if (segments.size() >= 2 && segments[0] == "messages" && segments[1] == "events") return Redirect(link, path);
   if (!segments.empty() && Same(segments[0], services_.entity.hub_name)) {
     if (pn_link_is_receiver(link)) {
       return RefuseLink(link, "amqp:not-allowed",
@@ -121,6 +125,34 @@ void HubLinks::OpenNode(pn_link_t* link, Node node) {
   } else {
     replies_[link] = ReplyLink{node, {}, 0};
   }
+}
+
+// IoT Hub's own address for events: the Event Hub-compatible entity answers there, so a
+// receiver is told where, as IoT Hub does (spec §6.6); the SDKs' samples follow it.
+void HubLinks::Redirect(pn_link_t* link, const std::string& path) {
+  if (!claims_.Covering(path, kServiceConnect, Clock::now())) {
+    return RefuseLink(link, "amqp:unauthorized-access",
+                      "Sign in with a policy that has ServiceConnect (SASL PLAIN or $cbs) to read events");
+  }
+  const std::string rest = path.substr(std::string_view("messages/events").size());
+  const EntityInfo& e = services_.entity;
+  const std::string address = "amqps://" + e.host + ":" + std::to_string(e.amqps_port) + "/" + e.hub_name + rest;
+  pn_terminus_set_type(pn_link_is_sender(link) ? pn_link_source(link) : pn_link_target(link), PN_UNSPECIFIED);
+  pn_link_open(link);
+  pn_condition_t* c = pn_link_condition(link);
+  pn_data_t* info = pn_condition_info(c);
+  pn_data_put_map(info);
+  pn_data_enter(info);
+  auto put = [&](const char* key, auto&& put_value) {
+    pn_data_put_symbol(info, pn_bytes(std::strlen(key), key));
+    put_value();
+  };
+  put("hostname", [&] { pn_data_put_string(info, pn_bytes(e.host.size(), e.host.data())); });
+  put("network-host", [&] { pn_data_put_string(info, pn_bytes(e.host.size(), e.host.data())); });
+  put("port", [&] { pn_data_put_int(info, e.amqps_port); });
+  put("address", [&] { pn_data_put_string(info, pn_bytes(address.size(), address.data())); });
+  pn_data_exit(info);
+  CloseLink(link, "amqp:link:redirect", "Read events from the Event Hub-compatible endpoint: " + address);
 }
 
 void HubLinks::OpenPartition(pn_link_t* link, const std::string& path, const std::string& group,

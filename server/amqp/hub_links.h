@@ -42,6 +42,7 @@ class HubLinks final : public LinkHandler {
   void OnMessage(pn_link_t* link, std::string bytes) override;
   void OnCredit(pn_link_t* link) override;
   void OnLinkClosed(pn_link_t* link) override;
+  void OnSignedIn(const Principal& who) override { claims_.Grant("", who); }
   void OnTick() override;
   std::chrono::steady_clock::time_point Deadline() override;
 
@@ -61,6 +62,7 @@ class HubLinks final : public LinkHandler {
   };
 
   void OpenNode(pn_link_t* link, Node node);
+  void Redirect(pn_link_t* link, const std::string& path);
   void OpenPartition(pn_link_t* link, const std::string& path, const std::string& group, const std::string& partition);
   void Answer(Node node, pn_link_t* request_link, Reply reply);
   void Flush(pn_link_t* link, ReplyLink& reply);

@@ -15,6 +15,8 @@ namespace iothub::amqp {
 struct EntityInfo {
   std::string hub_name;  // the Event Hub-compatible entity's name
   TimePoint created_at;
+  std::string host;       // where the Event Hub-compatible endpoint is, for redirects
+  int amqps_port = 5671;
 };
 
 struct Reply {

@@ -234,7 +234,7 @@ int Run(const app::Config& c) {
   amqp_options.plain_port = c.amqp_plain_port;
   amqp::AmqpServer amqp_server(
       loop.io(), tls_context,
-      {*event_log, authenticator, partition_readers, {c.hub_name, Clock::now()},
+      {*event_log, authenticator, partition_readers, {c.hub_name, Clock::now(), c.AdvertisedHostName(), c.amqp_port},
        [consumer_groups](const std::string& group) {
          return std::any_of(consumer_groups.begin(), consumer_groups.end(), [&](const std::string& g) {
            return g.size() == group.size() && std::equal(g.begin(), g.end(), group.begin(), [](char a, char b) {
