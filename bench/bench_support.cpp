@@ -131,7 +131,8 @@ Emulator::Emulator(const std::string& binary, const fs::path& data_dir, bool in_
   mqtt_port = FreePort();
   std::vector<std::string> args = {binary, "--data-dir", dir.string(), "--https-port", std::to_string(https_port),
                                    "--https-bind", "127.0.0.1", "--mqtt-port", std::to_string(mqtt_port),
-                                   "--mqtt-bind", "127.0.0.1", "--log-level", "warn"};
+                                   "--mqtt-bind", "127.0.0.1", "--amqp-port", std::to_string(FreePort()),
+                                   "--amqp-plain-port", "0", "--log-level", "warn"};
   if (in_memory) {
     args.insert(args.end(), {"--in-memory", "--tls-cert", (dir / "certs/server.pem").string(), "--tls-key",
                              (dir / "certs/server.key").string()});

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/json_parse.h"
+#include "event_hub_monitor.h"
 #include "hub_api.h"
 #include "iothub/device_client.h"
 
@@ -317,34 +318,57 @@ void AddMonitorCommand(CLI::App& app, Globals& g) {
   mon->add_option("--count,-n", count, "Stop after this many events (0 = never)");
   mon->add_option("--timeout,-t", timeout, "Stop after this many seconds (0 = never)");
   mon->add_flag("--json", as_json, "One JSON object per event per line, as the emulator sends them");
+  static bool amqp = false, amqp_plain = false;
+  static int amqp_port = 0;
+  static std::string consumer_group = "$Default";
+  mon->add_flag("--amqp", amqp,
+                "Read through the Event Hub-compatible endpoint over AMQP, as back ends do (default: the event stream)");
+  mon->add_option("--amqp-port", amqp_port, "The hub's AMQP port (default 5671, or 5672 with --amqp-plain)")
+      ->envname("IOTHUB_EMULATOR_AMQP_PORT");
+  mon->add_flag("--amqp-plain", amqp_plain, "Plain AMQP instead of AMQP over TLS");
+  mon->add_option("--consumer-group,-g", consumer_group, "Consumer group, with --amqp")->capture_default_str();
   mon->callback([&g] {
     HubApi hub = Hub(g);
+    if (!as_json) {
+      std::cout << "Monitoring events" << (device_id.empty() ? "" : " from device " + device_id)
+                << (amqp ? " on the Event Hub-compatible endpoint" : "") << "..." << std::endl;
+    }
+    int seen = 0;
+    auto print = [&](const json& e) {
+      if (as_json) {
+        std::cout << e.dump() << std::endl;
+      } else {
+        std::cout << "==== From: '" << e["annotations"].value("iothub-connection-device-id", "") << "' at '"
+                  << e.value("enqueuedTimeUtc", "") << "' ====\n"
+                  << (e["body"].is_string() ? e["body"].get<std::string>() : e["body"].dump(2)) << "\n";
+        if (show_properties) std::cout << "---- application properties ----\n" << e["applicationProperties"].dump(2) << "\n";
+        if (show_system) {
+          std::cout << "---- system properties ----\n" << e["properties"].dump(2) << "\n"
+                    << "---- annotations ----\n" << e["annotations"].dump(2) << "\n";
+        }
+        std::cout << "====================" << std::endl;
+      }
+      return !g_interrupted && (count == 0 || ++seen < count);
+    };
+    if (amqp) {
+      EventHubMonitorOptions o;
+      o.host = client::SplitHostPort(hub.hub().host_name, 0).first;
+      o.port = amqp_port ? amqp_port : (amqp_plain ? 5672 : 5671);
+      o.tls = !amqp_plain;
+      o.ca_file = g.ca;
+      o.policy = hub.hub().shared_access_key_name;
+      o.key = hub.hub().shared_access_key;
+      o.consumer_group = consumer_group;
+      o.from = from;
+      o.partition = partition;
+      o.device_id = device_id;
+      o.timeout_seconds = timeout;
+      return MonitorEventHub(o, print, [] { return g_interrupted.load(); });
+    }
     std::string path = "/emulator/events/stream?from=" + from;
     if (!device_id.empty()) path += "&deviceId=" + device_id;
     if (partition) path += "&partition=" + std::to_string(*partition);
-    if (!as_json) {
-      std::cout << "Monitoring events" << (device_id.empty() ? "" : " from device " + device_id) << "..." << std::endl;
-    }
-    int seen = 0;
-    hub.Stream(
-        path,
-        [&](const json& e) {
-          if (as_json) {
-            std::cout << e.dump() << std::endl;
-          } else {
-            std::cout << "==== From: '" << e["annotations"].value("iothub-connection-device-id", "") << "' at '"
-                      << e.value("enqueuedTimeUtc", "") << "' ====\n"
-                      << (e["body"].is_string() ? e["body"].get<std::string>() : e["body"].dump(2)) << "\n";
-            if (show_properties) std::cout << "---- application properties ----\n" << e["applicationProperties"].dump(2) << "\n";
-            if (show_system) {
-              std::cout << "---- system properties ----\n" << e["properties"].dump(2) << "\n"
-                        << "---- annotations ----\n" << e["annotations"].dump(2) << "\n";
-            }
-            std::cout << "====================" << std::endl;
-          }
-          return !g_interrupted && (count == 0 || ++seen < count);
-        },
-        timeout);
+    hub.Stream(path, print, timeout);
   });
 }
 

@@ -43,4 +43,22 @@ int64_t UnixSeconds(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
+std::optional<TimePoint> ParseIso8601(const std::string& text) {
+  std::tm tm{};
+  int millis = 0;
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!rest) return std::nullopt;
+  if (*rest == '.') {
+    ++rest;
+    int digits = 0;
+    while (*rest >= '0' && *rest <= '9') {
+      if (digits++ < 3) millis = millis * 10 + (*rest - '0');
+      ++rest;
+    }
+    while (digits++ < 3) millis *= 10;
+  }
+  if (*rest != 'Z' && *rest != '\0') return std::nullopt;
+  return Clock::from_time_t(timegm(&tm)) + std::chrono::milliseconds(millis);
+}
+
 }  // namespace iothub

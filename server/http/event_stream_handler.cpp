@@ -13,24 +13,6 @@
 namespace iothub::http {
 namespace {
 
-std::optional<TimePoint> ParseIsoTime(const std::string& text) {
-  std::tm tm{};
-  int millis = 0;
-  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!rest) return std::nullopt;
-  if (*rest == '.') {
-    ++rest;
-    int digits = 0;
-    while (*rest >= '0' && *rest <= '9') {
-      if (digits++ < 3) millis = millis * 10 + (*rest - '0');
-      ++rest;
-    }
-    while (digits++ < 3) millis *= 10;
-  }
-  if (*rest != 'Z' && *rest != '\0') return std::nullopt;
-  return Clock::from_time_t(timegm(&tm)) + std::chrono::milliseconds(millis);
-}
-
 // Where a new stream starts: from=earliest|latest|<sequence number>|<ISO 8601 time>.
 Result<StreamPosition> StartPosition(const HttpContext& ctx, const HttpRequest& req) {
   const int partitions = ctx.events.partition_count();
@@ -47,7 +29,7 @@ Result<StreamPosition> StartPosition(const HttpContext& ctx, const HttpRequest& 
   if (ec == std::errc() && end == from.data() + from.size() && sequence >= 0) {
     return StreamPosition(partitions, sequence);
   }
-  auto time = ParseIsoTime(from);
+  auto time = ParseIso8601(from);
   if (!time) {
     return Status::ArgumentInvalid("'from' must be earliest, latest, a sequence number or an ISO 8601 time, not '" +
                                    from + "'");

@@ -126,6 +126,7 @@ EmulatorProcess::EmulatorProcess(std::vector<std::string> extra_args, std::optio
   };
   const auto fixed_https = given("--https-port");
   const auto fixed_mqtt = given("--mqtt-port");
+  const auto fixed_amqp = given("--amqp-port");
 
   // A port found free can be taken by a test running in parallel before the
   // emulator binds it: then start again on other ports.
@@ -133,9 +134,13 @@ EmulatorProcess::EmulatorProcess(std::vector<std::string> extra_args, std::optio
     https_port_ = fixed_https.value_or(FreePort());
     mqtt_port_ = fixed_mqtt.value_or(FreePort());
     mqtt_plain_port_ = FreePort();
+    amqp_port_ = fixed_amqp.value_or(FreePort());
+    amqp_plain_port_ = FreePort();
     std::vector<std::string> args = {"--https-port", std::to_string(https_port_), "--https-bind", "127.0.0.1",
                                      "--mqtt-port", std::to_string(mqtt_port_), "--mqtt-bind", "127.0.0.1",
                                      "--mqtt-plain-port", std::to_string(mqtt_plain_port_),
+                                     "--amqp-port", std::to_string(amqp_port_), "--amqp-bind", "127.0.0.1",
+                                     "--amqp-plain-port", std::to_string(amqp_plain_port_),
                                      "--tls-cert", std::string(TEST_DATA_DIR) + "/certs/server.pem",
                                      "--tls-key", std::string(TEST_DATA_DIR) + "/certs/server.key"};
     if (data_dir) {
@@ -233,7 +238,11 @@ httplib::Result EmulatorProcess::Delete(const std::string& path, httplib::Header
   return Client()->Delete(path, WithAuth(std::move(headers)));
 }
 
-std::pair<int, std::string> RunEmulatorToExit(const std::vector<std::string>& args, int timeout_seconds) {
+std::pair<int, std::string> RunEmulatorToExit(std::vector<std::string> args, int timeout_seconds) {
+  // Never the default AMQP ports: tests run in parallel, and a developer's machine may run a broker there.
+  if (std::find(args.begin(), args.end(), "--amqp-port") == args.end()) {
+    args.insert(args.end(), {"--amqp-port", std::to_string(FreePort()), "--amqp-plain-port", "0"});
+  }
   std::string log = LogPath();
   pid_t pid = Spawn(args, log);
   auto status = WaitExit(pid, std::chrono::seconds(timeout_seconds));

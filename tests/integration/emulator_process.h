@@ -55,6 +55,8 @@ class EmulatorProcess {
   int https_port() const { return https_port_; }
   int mqtt_port() const { return mqtt_port_; }        // MQTT over TLS
   int mqtt_plain_port() const { return mqtt_plain_port_; }
+  int amqp_port() const { return amqp_port_; }  // AMQP over TLS
+  int amqp_plain_port() const { return amqp_plain_port_; }
   std::string Log() const;
 
   // A client that verifies the server against the development CA.
@@ -75,6 +77,8 @@ class EmulatorProcess {
   int https_port_ = 0;
   int mqtt_port_ = 0;
   int mqtt_plain_port_ = 0;
+  int amqp_port_ = 0;
+  int amqp_plain_port_ = 0;
   std::string log_path_;
 };
 
@@ -82,7 +86,8 @@ class EmulatorProcess {
 void CreateTestDevice(const EmulatorProcess& hub, const std::string& id);
 
 // Runs the binary to completion with args; returns exit status and output.
-std::pair<int, std::string> RunEmulatorToExit(const std::vector<std::string>& args, int timeout_seconds = 10);
+// Free AMQP ports are added unless args name --amqp-port.
+std::pair<int, std::string> RunEmulatorToExit(std::vector<std::string> args, int timeout_seconds = 10);
 
 // Waits up to timeout for the child pid to exit: its exit status (128 + signal
 // when killed), or nullopt while it still runs.

@@ -92,6 +92,46 @@ TEST_CASE("Get started: create a device, simulate it, and the monitor shows exac
   CHECK(RunCommand(Cli(hub) + "device delete myFirstNodeDevice").first == 0);
 }
 
+TEST_CASE("Get started: iothub monitor --amqp reads the simulated device's messages from the Event Hub-compatible "
+          "endpoint, over TLS and plain AMQP") {
+  EmulatorProcess hub;
+  CreateTestDevice(hub, "amqpDevice");
+  const std::string device = "HostName=localhost:" + std::to_string(hub.mqtt_port()) +
+                             ";DeviceId=amqpDevice;SharedAccessKey=" + kTestDeviceKey;
+  auto [simulated, simulate_output] =
+      RunCommand(Cli(hub) + "simulate --count 3 --interval 0.05 --device-connection-string '" + device + "'");
+  CAPTURE(simulate_output);
+  REQUIRE(simulated == 0);
+
+  // Signs in with SASL PLAIN, follows IoT Hub's redirect from messages/events, asks $management for the partitions.
+  for (const std::string transport : {"--amqp-port " + std::to_string(hub.amqp_port()),
+                                      "--amqp-plain --amqp-port " + std::to_string(hub.amqp_plain_port())}) {
+    CAPTURE(transport);
+    auto [read, output] = RunCommand(Cli(hub) + "monitor amqpDevice --amqp " + transport +
+                                     " --from earliest --json -n 3 -t 20");
+    CAPTURE(output);
+    REQUIRE(read == 0);
+    std::istringstream in(output);
+    std::vector<json> events;
+    for (std::string line; std::getline(in, line);) events.push_back(json::parse(line));
+    REQUIRE(events.size() == 3);
+    for (int n = 1; n <= 3; ++n) {
+      const json& e = events[n - 1];
+      CHECK(e["properties"]["messageId"] == "amqpDevice-" + std::to_string(n));
+      CHECK(e["sequenceNumber"] == n - 1);
+      CHECK(e["body"]["deviceId"] == "amqpDevice");
+      CHECK(e["annotations"]["iothub-connection-device-id"] == "amqpDevice");
+      CHECK(e["annotations"]["iothub-message-source"] == "Telemetry");
+      CHECK(e["applicationProperties"].contains("temperatureAlert"));
+    }
+  }
+  // A wrong key and a policy without ServiceConnect are refused: exit code 3.
+  auto [wrong, wrong_output] = RunCommand(Cli(hub, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=") + "monitor --amqp --amqp-port " +
+                                          std::to_string(hub.amqp_port()) + " -t 10");
+  CAPTURE(wrong_output);
+  CHECK(wrong == 3);
+}
+
 TEST_CASE("Get started: the CLI's errors are clear and its exit codes tell them apart") {
   EmulatorProcess hub;
   auto [missing, missing_output] = RunCommand(Cli(hub) + "device show nobody");

@@ -94,6 +94,7 @@ TEST_CASE("Lifecycle: as a normal user the default port 443 falls back to 8443 w
   const std::string binary = dir + "/iothub-emulator";
   std::filesystem::copy_file(EMULATOR_BINARY, binary);
   const std::string mqtt_port = std::to_string(FreePort());
+  const std::string amqp_port = std::to_string(FreePort());
   pid_t pid = ::fork();
   const std::string log = dir + "/emulator.log";
   if (pid == 0) {
@@ -101,7 +102,8 @@ TEST_CASE("Lifecycle: as a normal user the default port 443 falls back to 8443 w
     ::dup2(fd, 1);
     ::dup2(fd, 2);
     ::execlp("setpriv", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", binary.c_str(),
-             "--data-dir", (dir + "/data").c_str(), "--mqtt-port", mqtt_port.c_str(), nullptr);
+             "--data-dir", (dir + "/data").c_str(), "--mqtt-port", mqtt_port.c_str(), "--amqp-port",
+             amqp_port.c_str(), "--amqp-plain-port", "0", nullptr);
     ::_exit(127);
   }
   const bool healthy = WaitUntil(
