@@ -145,6 +145,11 @@ void AmqpConnection::Pump() {
   pumping_ = false;
   DoWrite();
   if (closed_) return;
+  if (wake_after_write_ && !writing_) {
+    // Everything buffered went out: the senders held back may fill again (and Pump writes that).
+    wake_after_write_ = false;
+    return Post([this] { WakeSenders(); });
+  }
   // Finished, or the input is over (the peer closed, or Proton refused its bytes) and all
   // that is left to say (a CLOSE with the error) has been written: nothing more can happen.
   const bool said_all = pn_connection_driver_read_closed(&driver_) && !writing_ &&

@@ -74,6 +74,8 @@ class AmqpConnection : public std::enable_shared_from_this<AmqpConnection> {
   void Post(std::function<void()> work);
   // On the strand: tells every link we send on that it may send (after a commit).
   void WakeSenders();
+  // On the strand: WakeSenders once what is buffered has been written (a sender held back).
+  void WakeSendersAfterWrite() { wake_after_write_ = true; }
   // On the strand: ends the connection with an AMQP error.
   void Fail(const char* condition, const std::string& description);
   // With the event loop stopped, at shutdown: lets go of the handler (and what it holds
@@ -111,6 +113,7 @@ class AmqpConnection : public std::enable_shared_from_this<AmqpConnection> {
   bool writing_ = false;
   bool closed_ = false;
   bool pumping_ = false;
+  bool wake_after_write_ = false;
   std::string incoming_;  // a message arriving in several transfers
 };
 

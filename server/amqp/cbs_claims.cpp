@@ -43,6 +43,9 @@ Status CbsClaims::Put(std::string_view audience, std::string_view token, Permiss
   auto same = std::find_if(claims_.begin(), claims_.end(), [&](const Claim& c) { return c.path == path; });
   if (same != claims_.end()) {
     same->principal = principal.value();
+  } else if (claims_.size() >= kMaxClaims) {
+    return Status(ErrorCode::kIotHubQuotaExceeded,
+                  "A connection may hold tokens for at most " + std::to_string(kMaxClaims) + " audiences");
   } else {
     claims_.push_back({std::move(path), principal.value()});
   }

@@ -20,6 +20,9 @@ std::string EntityPath(std::string_view audience_or_address, const SasAuthentica
 
 class CbsClaims {
  public:
+  // Distinct audiences one connection may hold tokens for: a client cannot grow the list without end.
+  static constexpr size_t kMaxClaims = 1000;
+
   explicit CbsClaims(const SasAuthenticator& sas) : sas_(sas) {}
 
   // put-token: `audience` is the name the token is put for, `token` the SAS text.

@@ -17,6 +17,10 @@ namespace {
 
 constexpr uint64_t kSelectorFilterCode = 0x0000468C00000004;
 constexpr size_t kMaxBatch = 128;  // events taken from the reader at once
+// Deliveries a link may have in Proton's buffers, not yet written: beyond it, a reader that grants
+// much credit but reads slowly would hold events in our memory; filling resumes as output drains.
+constexpr int kMaxUnwritten = 512;
+constexpr size_t kMaxQueuedReplies = 100;
 
 std::string_view Text(pn_bytes_t b) { return {b.start, b.size}; }
 
@@ -251,6 +255,12 @@ void HubLinks::Answer(Node node, pn_link_t* request_link, Reply reply) {
   }
   if (!chosen) return;  // nobody listens for the answer
   ReplyLink& r = replies_[chosen];
+  if (r.queue.size() >= kMaxQueuedReplies) {
+    // The requester asks without reading its answers: its requests cost memory, so it loses the link.
+    replies_.erase(chosen);
+    return CloseLink(chosen, "amqp:resource-limit-exceeded",
+                     "More than " + std::to_string(kMaxQueuedReplies) + " answers wait for credit on this link");
+  }
   r.queue.push_back(std::move(reply.bytes));
   Flush(chosen, r);
 }
@@ -269,6 +279,7 @@ void HubLinks::OnCredit(pn_link_t* link) {
 
 void HubLinks::Fill(pn_link_t* link, PartitionLink& p) {
   while (pn_link_credit(link) > 0) {
+    if (pn_link_queued(link) >= kMaxUnwritten) return connection_.WakeSendersAfterWrite();
     auto events = p.reader->TryRead(std::min<size_t>(pn_link_credit(link), kMaxBatch));
     if (events.empty()) return;  // the next commit wakes it
     for (const EventPtr& e : events) {
