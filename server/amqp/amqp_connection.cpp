@@ -145,6 +145,11 @@ void AmqpConnection::Pump() {
   pumping_ = false;
   DoWrite();
   if (closed_) return;
+  // Proton dates its next heartbeat from the last tick that saw new output: tick again now that
+  // the output went, or the heartbeat comes half an idle timeout late and the peer gives up on us.
+  next_tick_ms_ = pn_transport_tick(driver_.transport, NowMillis());
+  DoWrite();
+  if (closed_) return;
   if (wake_after_write_ && !writing_) {
     // Everything buffered went out: the senders held back may fill again (and Pump writes that).
     wake_after_write_ = false;
