@@ -15,6 +15,13 @@
 #include "amqp_fuzz_hub.h"
 #include "fuzz_hub.h"
 
+// Debian's Qpid Proton 0.37 leaks 10 bytes (the SASL user name "anonymous", allocated inside
+// pn_transport_process) when a client's bytes make it authenticate twice on one connection:
+// found here, not ours to fix. Proton is built without frame pointers, so LeakSanitizer's fast
+// unwinder sees only its innermost frame and cannot tell that function apart: leaks allocated
+// by Proton itself are not reported by this target (ours, from our own code, still are).
+extern "C" const char* __lsan_default_suppressions() { return "leak:libqpid-proton-core.so\n"; }
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace iothub;
   using fuzz::Check;
