@@ -139,11 +139,26 @@ void AmqpConnection::DoHandshake() {
 // produced output (input, a timer, work posted from elsewhere).
 void AmqpConnection::Pump() {
   if (closed_ || pumping_ || !handshaken_) return;
-  pumping_ = true;
   next_tick_ms_ = pn_transport_tick(driver_.transport, NowMillis());  // heartbeats out, the peer's idle timeout in
-  while (pn_event_t* e = pn_connection_driver_next_event(&driver_)) Dispatch(e);
-  pumping_ = false;
-  DoWrite();
+  // Writing raises events too: once the last bytes after a CLOSE are out, the transport
+  // closes. Left unhandled, they would keep the driver from finishing and the socket open.
+  do {
+    pumping_ = true;
+    while (pn_event_t* e = pn_connection_driver_next_event(&driver_)) Dispatch(e);
+    pumping_ = false;
+    DoWrite();
+    if (!closed_ && !writing_ && pn_connection_driver_read_closed(&driver_) &&
+        !pn_connection_driver_write_closed(&driver_) && !pn_connection_driver_has_event(&driver_) &&
+        pn_connection_driver_write_buffer(&driver_).size == 0) {
+      // The peer's stream ended inside a frame: Proton waits for the rest of it forever (it
+      // says "connection aborted" only at a frame boundary). Nothing more can come in and
+      // nothing is left to send: end the connection, or it holds its links until the idle timeout.
+      if (!pn_condition_is_set(pn_transport_condition(driver_.transport))) {
+        pn_connection_driver_errorf(&driver_, "amqp:connection:framing-error", "%s", "the stream ended inside a frame");
+      }
+      pn_connection_driver_write_close(&driver_);
+    }
+  } while (!closed_ && pn_connection_driver_has_event(&driver_));
   if (closed_) return;
   // Proton dates its next heartbeat from the last tick that saw new output: tick again now that
   // the output went, or the heartbeat comes half an idle timeout late and the peer gives up on us.

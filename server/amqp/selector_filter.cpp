@@ -68,8 +68,9 @@ Result<EventPosition> ParseSelectorFilter(std::string_view expression) {
   }
   if (field == "x-opt-enqueued-time") {
     auto ms = Integer(value);
-    // Beyond year 2200 a time point would overflow; nothing is enqueued then anyway.
-    if (!ms || *ms < 0 || *ms > int64_t{7'258'118'400'000}) {
+    // Beyond year 2200 a time point would overflow; nothing is enqueued then anyway. The
+    // limit is on the instant meant: "after t" starts a millisecond later.
+    if (!ms || *ms < 0 || *ms > int64_t{7'258'118'400'000} - (inclusive ? 0 : 1)) {
       return Refused(expression, "the enqueued time must be milliseconds since the Unix epoch");
     }
     // Readers see enqueued times in whole milliseconds, we keep finer ones: "after t" means
