@@ -203,7 +203,7 @@ inline std::shared_ptr<amqp::AmqpConnection> ServeOn(AmqpHub& hub, std::unique_p
   return std::make_shared<amqp::AmqpConnection>(
       std::move(stream), hub.options,
       [&hub](amqp::AmqpConnection& c) { return std::make_unique<amqp::HubLinks>(c, hub.services); },
-      transport::PendingSlot(hub.pending));
+      amqp::PolicyPlainCheck(hub.services.sas, hub.services.entity.hub_name), transport::PendingSlot(hub.pending));
 }
 
 }  // namespace iothub::fuzz

@@ -73,6 +73,7 @@ class NoLinks final : public LinkHandler {
   void OnMessage(pn_link_t*, std::string) override {}
   void OnCredit(pn_link_t*) override {}
   void OnLinkClosed(pn_link_t*) override {}
+  void OnSignedIn(const Principal&) override {}
   void OnTick() override {}
   std::chrono::steady_clock::time_point Deadline() override { return std::chrono::steady_clock::time_point::max(); }
 };
@@ -81,7 +82,7 @@ std::shared_ptr<AmqpConnection> Serve(std::unique_ptr<MemoryStream> stream, std:
   static const AmqpOptions options;
   return std::make_shared<AmqpConnection>(
       std::move(stream), options, [](AmqpConnection&) { return std::make_unique<NoLinks>(); },
-      transport::PendingSlot(pending));
+      [](const std::string&, const std::string&) { return std::optional<Principal>(); }, transport::PendingSlot(pending));
 }
 
 }  // namespace
@@ -113,7 +114,7 @@ TEST_CASE("AmqpConnection: after the client's CLOSE is answered, the server clos
   MemoryStream* stream = owned.get();
   auto server = std::make_shared<AmqpConnection>(
       std::move(owned), options, [](AmqpConnection&) { return std::make_unique<NoLinks>(); },
-      transport::PendingSlot(pending));
+      [](const std::string&, const std::string&) { return std::optional<Principal>(); }, transport::PendingSlot(pending));
   server->Start();
 
   pn_connection_driver_t client;
