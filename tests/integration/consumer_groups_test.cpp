@@ -18,17 +18,6 @@ constexpr const char* kServiceKey = "kif8csu1RvNjpgNgk7Wx+OVv6S1Jw2wQ2/7O8s3lxUo
 constexpr const char* kRegistryReadWriteKey = "9l2AAH9GSx29Ecpw5xA34nb928rIY4gAtS7g5lHH6qg=";
 constexpr const char* kGroups = "/emulator/consumerGroups";
 
-// Free AMQP ports, so that emulators of tests running side by side do not meet on 5671/5672.
-std::vector<std::string> AmqpPorts() {
-  return {"--amqp-bind", "127.0.0.1", "--amqp-port", std::to_string(FreePort()), "--amqp-plain-port", "0"};
-}
-
-std::vector<std::string> Args(std::vector<std::string> extra) {
-  auto args = AmqpPorts();
-  args.insert(args.end(), extra.begin(), extra.end());
-  return args;
-}
-
 std::vector<std::pair<std::string, std::string>> Listed(const EmulatorProcess& hub) {
   auto res = hub.Get(kGroups);
   REQUIRE(res);
@@ -49,7 +38,7 @@ std::string Cli(const EmulatorProcess& hub) {
 }  // namespace
 
 TEST_CASE("Consumer groups, REST: create, list and delete, with IoT Hub's error form for each refusal") {
-  EmulatorProcess hub(Args({"--consumer-group", "configured"}));
+  EmulatorProcess hub({"--consumer-group", "configured"});
   CHECK(Listed(hub) == Groups{{"$Default", "builtin"}, {"configured", "config"}});
 
   auto created = hub.Put(std::string(kGroups) + "/Ops.Team", "");
@@ -96,7 +85,7 @@ TEST_CASE("Consumer groups, REST: create, list and delete, with IoT Hub's error 
 }
 
 TEST_CASE("Consumer groups, REST: service may list, only the owner may create or delete") {
-  EmulatorProcess hub(AmqpPorts());
+  EmulatorProcess hub;
   const std::string service = EmulatorProcess::PolicyToken("service", kServiceKey);
   const std::string registry = EmulatorProcess::PolicyToken("registryReadWrite", kRegistryReadWriteKey);
   CHECK(hub.Get(kGroups, {{"Authorization", service}})->status == 200);
@@ -120,7 +109,7 @@ TEST_CASE("Consumer groups, REST: service may list, only the owner may create or
 TEST_CASE("Consumer groups: a created group survives a restart on disk, configured ones exist while configured") {
   const std::string dir = FreshDataDir("consumer-groups");
   {
-    EmulatorProcess hub(Args({"--consumer-group", "from-flag,Both"}), dir);
+    EmulatorProcess hub({"--consumer-group", "from-flag,Both"}, dir);
     REQUIRE(hub.Put(std::string(kGroups) + "/made-by-api", "")->status == 200);
     REQUIRE(hub.Put(std::string(kGroups) + "/Gone", "")->status == 200);
     REQUIRE(hub.Delete(std::string(kGroups) + "/gone")->status == 204);
@@ -130,20 +119,20 @@ TEST_CASE("Consumer groups: a created group survives a restart on disk, configur
     hub.Stop();
   }
   {
-    EmulatorProcess hub(AmqpPorts(), dir);
+    EmulatorProcess hub({}, dir);
     CHECK(Listed(hub) == Groups{{"$Default", "builtin"}, {"made-by-api", "api"}});
     CHECK(WaitUntil([&] { return hub.Log().find("consumer groups $Default, made-by-api):") != std::string::npos; }));
     hub.Stop();
   }
   {
     // Configured and stored: one group, configured, which the API cannot delete.
-    EmulatorProcess hub(Args({"--consumer-group", "MADE-BY-API"}), dir);
+    EmulatorProcess hub({"--consumer-group", "MADE-BY-API"}, dir);
     CHECK(Listed(hub) == Groups{{"$Default", "builtin"}, {"MADE-BY-API", "config"}});
     CHECK(hub.Delete(std::string(kGroups) + "/made-by-api")->status == 400);
     hub.Stop();
   }
   {
-    EmulatorProcess hub(AmqpPorts(), dir);
+    EmulatorProcess hub({}, dir);
     CHECK(Listed(hub) == Groups{{"$Default", "builtin"}, {"made-by-api", "api"}});
   }
   auto [status, output] = RunEmulatorToExit({"--in-memory", "--https-port", std::to_string(FreePort()), "--mqtt-port",
@@ -154,7 +143,7 @@ TEST_CASE("Consumer groups: a created group survives a restart on disk, configur
 }
 
 TEST_CASE("Consumer groups, CLI: iothub consumer-group create, list and delete, with clear failures") {
-  EmulatorProcess hub(Args({"--consumer-group", "configured"}));
+  EmulatorProcess hub({"--consumer-group", "configured"});
   auto [created, create_output] = RunCommand(Cli(hub) + "consumer-group create telemetry-archive");
   CHECK(created == 0);
   CHECK(create_output.find("Created consumer group telemetry-archive") != std::string::npos);
