@@ -1,6 +1,6 @@
 // iothub: the emulator's command-line tool. Its verbs mirror `az iot hub` where
-// one exists: device identities, a simulated device, and a monitor of the
-// events devices send (Azure's get-started tutorial, offline).
+// one exists: device identities, a simulated device, a monitor of the events
+// devices send (Azure's get-started tutorial, offline), and consumer groups.
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
@@ -208,6 +208,42 @@ void AddServiceCommands(CLI::App& app, Globals& g) {
   });
 }
 
+// The Event Hub-compatible endpoint's consumer groups (az iot hub consumer-group), through the
+// emulator's own /emulator/consumerGroups API: creating and deleting need the owner's policy.
+void AddConsumerGroupCommands(CLI::App& app, Globals& g) {
+  static std::string name;
+  static bool as_json = false;
+  auto* group = app.add_subcommand("consumer-group", "Consumer groups of the Event Hub-compatible endpoint "
+                                                     "(az iot hub consumer-group)")
+                    ->require_subcommand(1);
+  auto path = [] { return "/emulator/consumerGroups/" + EncodedId(name); };
+
+  auto* create = group->add_subcommand("create", "Create a consumer group (kept across restarts with a data directory)");
+  create->add_option("name", name, "Group name: letters, digits, '.', '_', '-' (at most 50)")->required();
+  create->callback([&g, path] {
+    json created = Hub(g).Put(path(), json::object());
+    std::cout << "Created consumer group " << created.value("name", name) << "\n";
+  });
+
+  auto* list = group->add_subcommand("list", "List the consumer groups and where each comes from");
+  list->add_flag("--json", as_json, "Print the JSON array");
+  list->callback([&g] {
+    json groups = Hub(g).Get("/emulator/consumerGroups");
+    if (as_json) {
+      std::cout << groups.dump(2) << "\n";
+      return;
+    }
+    for (const json& c : groups) std::cout << c.value("name", "") << "\t" << c.value("source", "") << "\n";
+  });
+
+  auto* remove = group->add_subcommand("delete", "Delete a consumer group created with `create`");
+  remove->add_option("name", name, "Group name")->required();
+  remove->callback([&g, path] {
+    Hub(g).Delete(path());
+    std::cout << "Deleted consumer group " << name << "\n";
+  });
+}
+
 // The tutorial's simulated device: {"deviceId": ..., "windSpeed": 10.xx} with a message id,
 // a correlation id and a temperatureAlert property, printing each acknowledgement.
 void AddSimulateCommand(CLI::App& app, Globals& g) {
@@ -396,6 +432,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   AddDeviceCommands(app, g);
   AddServiceCommands(app, g);
+  AddConsumerGroupCommands(app, g);
   AddSimulateCommand(app, g);
   AddMonitorCommand(app, g);
   std::signal(SIGINT, [](int) { g_interrupted = true; });

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/consumer_groups.h"
 #include "core/json_parse.h"
 
 namespace iothub::app {
@@ -117,8 +118,15 @@ std::variant<Config, int> LoadConfig(int argc, const char* const* argv) {
           ->check(CLI::Range(0, 65535))
           ->capture_default_str());
   add(app.add_option("--consumer-group", c.consumer_groups,
-                     "A consumer group of the Event Hub-compatible endpoint besides $Default (repeatable)")
-          ->delimiter(','));
+                     "A consumer group of the Event Hub-compatible endpoint besides $Default (repeatable, or "
+                     "comma-separated; in the config file a list). More can be made with `iothub consumer-group`")
+          ->delimiter(',')
+          ->check(CLI::Validator(
+              [](std::string& name) {
+                Status s = ValidateConsumerGroupName(name);
+                return s.ok() ? std::string() : s.message();
+              },
+              "NAME")));
   add(app.add_option("--io-threads,--mqtt-threads", c.io_threads,
                      "Threads of the event loop serving every connection (MQTT, HTTPS, WebSocket)")
           ->check(CLI::Range(1, 64))

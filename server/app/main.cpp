@@ -19,6 +19,7 @@
 #include "amqp/amqp_server.h"
 #include "core/device_authenticator.h"
 #include "core/cloud_to_device.h"
+#include "core/consumer_groups.h"
 #include "core/device_connections.h"
 #include "core/direct_methods.h"
 #include "core/event_log.h"
@@ -31,6 +32,7 @@
 #include "mqtt/mqtt_server.h"
 #include "storage/sqlite_database.h"
 #include "storage/sqlite_cloud_to_device_store.h"
+#include "storage/sqlite_consumer_group_store.h"
 #include "storage/sqlite_device_store.h"
 #include "storage/sqlite_twin_store.h"
 #include "storage/sqlite_event_store.h"
@@ -79,7 +81,8 @@ int OpenHttps(http::RestServer& server, const app::Config& c) {
 }
 
 void PrintBanner(const app::Config& c, const AccessPolicies& policies, const tls::TlsMaterial& tls, int https_port,
-                 const mqtt::MqttServer& mqtt, const amqp::AmqpServer& amqp, int partitions) {
+                 const mqtt::MqttServer& mqtt, const amqp::AmqpServer& amqp, int partitions,
+                 const ConsumerGroups& consumer_groups) {
   const std::string host = c.AdvertisedHostName();
   spdlog::info("IoT Hub Emulator '{}' is ready. HTTPS on {}:{}, MQTT over TLS on {}:{}{}", c.hub_name, c.https_bind,
                https_port, c.mqtt_bind, mqtt.tls_port(),
@@ -100,8 +103,10 @@ void PrintBanner(const app::Config& c, const AccessPolicies& policies, const tls
   for (const AccessPolicy& p : policies.all()) spdlog::info("  {}", app::HubConnectionString(host, p));
   // What back ends read telemetry with (the Event Hubs SDKs, Azure Functions, az iot hub monitor-events).
   if (const AccessPolicy* service = policies.Find("service")) {
-    spdlog::info("Event Hub-compatible endpoint ('{}', consumer group $Default{}):", c.hub_name,
-                 c.consumer_groups.empty() ? "" : " and " + fmt::format("{}", fmt::join(c.consumer_groups, ", ")));
+    std::vector<std::string> groups;
+    for (const ConsumerGroup& g : consumer_groups.List()) groups.push_back(g.name);
+    spdlog::info("Event Hub-compatible endpoint ('{}', consumer group{} {}):", c.hub_name, groups.size() > 1 ? "s" : "",
+                 fmt::join(groups, ", "));
     spdlog::info("  Endpoint=sb://{}{}/;SharedAccessKeyName={};SharedAccessKey={};EntityPath={}", host,
                  amqp.tls_port() == 5671 ? "" : ":" + std::to_string(amqp.tls_port()), service->name,
                  service->primary_key, c.hub_name);
@@ -162,6 +167,7 @@ int Run(const app::Config& c) {
   storage::SqliteSubscriptionStore subscription_store(db);
   storage::SqliteCloudToDeviceStore c2d_store(db);
   storage::SqliteTwinStore twin_store(db);
+  storage::SqliteConsumerGroupStore consumer_group_store(db);
   storage::SqliteEventStore event_store(events_db ? *events_db : db);
 
   DeviceConnections connections(device_store);
@@ -187,6 +193,7 @@ int Run(const app::Config& c) {
   };
   maintenance.After(std::chrono::seconds(10), sweep_cloud_to_device);
   Twins twins(twin_store, registry, connections);
+  ConsumerGroups consumer_groups(consumer_group_store, c.consumer_groups);  // of the Event Hub-compatible endpoint
   registry.OnDeviceDeleted([&c2d_store](const std::string& id) { c2d_store.Purge(id); });
   registry.OnDeviceDeleted([&twin_store](const std::string& id) { twin_store.Remove(id); });
   if (!c.seed_file.empty()) {
@@ -226,8 +233,6 @@ int Run(const app::Config& c) {
 
   // The Event Hub-compatible endpoint (AMQP): who reads which partition, across connections.
   PartitionReaders partition_readers;
-  std::vector<std::string> consumer_groups{"$Default"};
-  consumer_groups.insert(consumer_groups.end(), c.consumer_groups.begin(), c.consumer_groups.end());
   amqp::AmqpListenOptions amqp_options;
   amqp_options.bind = c.amqp_bind;
   amqp_options.tls_port = c.amqp_port;
@@ -235,13 +240,7 @@ int Run(const app::Config& c) {
   amqp::AmqpServer amqp_server(
       loop.io(), tls_context,
       {*event_log, authenticator, partition_readers, {c.hub_name, Clock::now(), c.AdvertisedHostName(), c.amqp_port},
-       [consumer_groups](const std::string& group) {
-         return std::any_of(consumer_groups.begin(), consumer_groups.end(), [&](const std::string& g) {
-           return g.size() == group.size() && std::equal(g.begin(), g.end(), group.begin(), [](char a, char b) {
-                    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-                  });
-         });
-       }},
+       [&consumer_groups](const std::string& group) { return consumer_groups.Exists(group); }},
       amqp_options);
   if (auto why = amqp_server.Bind()) {
     spdlog::error("Cannot listen for AMQP: {}", *why);
@@ -259,7 +258,7 @@ int Run(const app::Config& c) {
        [&amqp_server](std::unique_ptr<transport::ByteStream> s) { amqp_server.Adopt(std::move(s)); }}};
   http::RestServer https(loop.io(), tls_context.get(),
                          {registry, authenticator, connections, *event_log, methods, cloud_to_device, twins,
-                          stream_timers, c.max_event_streams},
+                          stream_timers, c.max_event_streams, consumer_groups},
                          rest_options, std::move(websockets));
   const int https_port = OpenHttps(https, c);
   if (https_port == 0) return 1;
@@ -268,7 +267,7 @@ int Run(const app::Config& c) {
   amqp_server.Start();
   loop.Start();
 
-  PrintBanner(c, policies, tls, https_port, mqtt, amqp_server, event_log->partition_count());
+  PrintBanner(c, policies, tls, https_port, mqtt, amqp_server, event_log->partition_count(), consumer_groups);
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);

@@ -34,6 +34,11 @@ void InvokeMethod(const HttpContext&, const HttpRequest&, ResponseCallback done)
 HttpResponse SendCloudToDevice(const HttpContext&, const HttpRequest&);
 HttpResponse PurgeCloudToDevice(const HttpContext&, const HttpRequest&);
 
+// consumer_group_handlers.cpp: the Event Hub-compatible endpoint's consumer groups (emulator-only).
+HttpResponse ListConsumerGroups(const HttpContext&, const HttpRequest&);
+HttpResponse PutConsumerGroup(const HttpContext&, const HttpRequest&);
+HttpResponse DeleteConsumerGroup(const HttpContext&, const HttpRequest&);
+
 // statistics_handlers.cpp
 HttpResponse GetDeviceStatistics(const HttpContext&, const HttpRequest&);
 HttpResponse GetServiceStatistics(const HttpContext&, const HttpRequest&);

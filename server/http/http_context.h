@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/cloud_to_device.h"
+#include "core/consumer_groups.h"
 #include "core/device_connections.h"
 #include "core/direct_methods.h"
 #include "core/event_log.h"
@@ -22,6 +23,7 @@ struct HttpContext {
   Twins& twins;
   Timers& timers;        // deadlines of the event streams (heartbeat, pacing); outlives the server
   int max_streams = 64;  // open event streams at once: a resource cap
+  ConsumerGroups& consumer_groups;  // of the Event Hub-compatible endpoint
 };
 
 }  // namespace iothub::http

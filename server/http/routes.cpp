@@ -34,6 +34,9 @@ const Route kRoutes[] = {
     {{kGet, "/emulator/events"}, PlainHandler{ListEvents}},
     {{kGet, "/emulator/events/stream"}, StreamingHandler{StreamEvents}},
     {{kPost, "/emulator/devices/{deviceId}/messages"}, PlainHandler{SendCloudToDevice}},
+    {{kGet, "/emulator/consumerGroups"}, PlainHandler{ListConsumerGroups}},
+    {{kPut, "/emulator/consumerGroups/{name}"}, PlainHandler{PutConsumerGroup}},
+    {{kDelete, "/emulator/consumerGroups/{name}"}, PlainHandler{DeleteConsumerGroup}},
 };
 
 const Router& ApiRouter() {

@@ -16,8 +16,12 @@ async function deviceTwinOf(registry, id) {
 }
 
 let hub;
+// Node 20 runs root-level `before` hooks as they are registered rather than one after another: the hooks below
+// wait for this one's emulator.
+let hubStarted;
 before(async () => {
-  hub = await startEmulator();
+  hubStarted = startEmulator();
+  hub = await hubStarted;
 }, { timeout: 60000 });
 after(async () => { if (hub) await hub.stop(); }, { timeout: 30000 });
 
@@ -30,7 +34,10 @@ async function createDevice(id) {
 
 for (const [name, Transport, suffix] of [['Mqtt', Mqtt, ''], ['MqttWs', MqttWs, '-ws']]) {
   let deviceConnectionString;
-  before(async () => { deviceConnectionString = await createDevice(`node-device${suffix}`); });
+  before(async () => {
+    await hubStarted;
+    deviceConnectionString = await createDevice(`node-device${suffix}`);
+  });
 
   test(`${name}: sendEvent over ${name} lands in the event log with its ids, content type and properties`, async () => {
     const client = Client.fromConnectionString(deviceConnectionString, Transport);

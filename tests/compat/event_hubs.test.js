@@ -10,7 +10,8 @@ const { EventHubConsumerClient, earliestEventPosition, latestEventPosition } = r
 const { Client, Message } = require('azure-iot-device');
 const { Mqtt } = require('azure-iot-device-mqtt');
 const { Registry } = require('azure-iothub');
-const { startEmulator, hubConnectionString, eventHubConnectionString, policyKeys } = require('./helpers/emulator');
+const { startEmulator, hubConnectionString, eventHubConnectionString, policyKeys, putJson, deleteJson } =
+  require('./helpers/emulator');
 const { waitUntil, within } = require('./helpers/wait');
 
 // @azure/event-hubs 6.0.4 renews a receiver's CBS token on a 45-minute setTimeout that it does not stop when a
@@ -424,6 +425,26 @@ test('an unknown consumer group is refused with amqp:not-found (MessagingEntityN
       const ok = reader(hub.consumer({ group }), { partitionId: '0', startPosition: earliestEventPosition });
       await attached(ok, ['0'], `a receiver on ${group} to attach`);
     }
+  });
+});
+
+test('a consumer group created with PUT /emulator/consumerGroups is read like $Default; after DELETE it is refused', async () => {
+  await withHub(async (hub) => {
+    const [created, group] = await putJson('/emulator/consumerGroups/Made.By-Rest');
+    assert.equal(created, 200);
+    assert.deepEqual(group, { name: 'Made.By-Rest', source: 'api' });
+    // Any case names it, as in Event Hubs.
+    const { partitionId } = await sendAndLocate(hub, hub.consumer({ group: 'made.by-rest' }), 'eh-group',
+      [telemetry({ i: 0 }, { messageId: 'g-0' })]);
+
+    const [deleted] = await deleteJson('/emulator/consumerGroups/Made.By-Rest');
+    assert.equal(deleted, 204);
+    const r = reader(hub.consumer({ group: 'Made.By-Rest' }), { partitionId, startPosition: earliestEventPosition });
+    const err = await firstError(r, 'a receiver on the deleted consumer group to be refused');
+    assert.equal(err.code, 'MessagingEntityNotFoundError', describe(err));
+    assert.deepEqual(r.events, []);
+    const [again] = await deleteJson('/emulator/consumerGroups/Made.By-Rest');
+    assert.equal(again, 404);
   });
 });
 

@@ -151,23 +151,29 @@ function getJson(path) {
   });
 }
 
-// POST a JSON body to the emulator's REST API with the owner's token; resolves to [status, parsed body].
-function postJson(path, body) {
+// A request to the emulator's REST API with the owner's token and, unless undefined, a JSON body; resolves to
+// [status, parsed body] (the body undefined when there is none).
+function requestJson(method, path, body) {
   const { SharedAccessSignature } = require('azure-iothub');
   const token = SharedAccessSignature.create('localhost', 'iothubowner', policyKeys.iothubowner,
     Math.ceil(Date.now() / 1000) + 3600).toString();
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: 'localhost', port: 443, path, method: 'POST', timeout: kRequestTimeoutMs,
+    const req = https.request({ host: 'localhost', port: 443, path, method, timeout: kRequestTimeoutMs,
       headers: { Authorization: token, 'Content-Type': 'application/json' } }, (res) => {
       let text = '';
       res.on('data', (d) => { text += d; });
       res.on('end', () => resolve([res.statusCode, text ? JSON.parse(text) : undefined]));
     });
     req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error(`POST ${path}: no answer within ${kRequestTimeoutMs} ms`)));
-    req.end(JSON.stringify(body));
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${kRequestTimeoutMs} ms`)));
+    req.end(body === undefined ? undefined : JSON.stringify(body));
   });
 }
 
+// POST, PUT and DELETE on the emulator's REST API with the owner's token; each resolves to [status, parsed body].
+const postJson = (path, body) => requestJson('POST', path, body);
+const putJson = (path, body) => requestJson('PUT', path, body);
+const deleteJson = (path) => requestJson('DELETE', path);
+
 module.exports = { startEmulator, hubConnectionString, eventHubConnectionString, freshDataDir, freePort, policyKeys,
-  getJson, postJson, tmpdir: os.tmpdir };
+  getJson, postJson, putJson, deleteJson, tmpdir: os.tmpdir };

@@ -74,3 +74,32 @@ TEST_CASE("Config: bad settings are refused with a non-zero exit") {
 }
 
 }  // namespace iothub::app
+
+namespace iothub::app {
+
+TEST_CASE("Config: consumer groups come from repeated or comma-separated flags, the environment and the config file") {
+  CHECK(Load({"--consumer-group", "ops,analytics", "--consumer-group", "audit"}).consumer_groups ==
+        std::vector<std::string>{"ops", "analytics", "audit"});
+
+  ::setenv("IOTHUB_EMULATOR_CONSUMER_GROUP", "from-env,second", 1);
+  CHECK(Load({}).consumer_groups == std::vector<std::string>{"from-env", "second"});
+  ::unsetenv("IOTHUB_EMULATOR_CONSUMER_GROUP");
+
+  auto file = std::filesystem::temp_directory_path() / ("iothub-groups-" + std::to_string(::getpid()) + ".json");
+  std::ofstream(file) << R"({"consumer-group": ["from-file", "Other.Group"]})";
+  CHECK(Load({"--config", file.c_str()}).consumer_groups == std::vector<std::string>{"from-file", "Other.Group"});
+
+  // A name Event Hubs would refuse is refused at start, from any source.
+  std::ofstream(file) << R"({"consumer-group": ["ok", "-bad"]})";
+  for (std::vector<const char*> args : {std::vector<const char*>{"iothub-emulator", "--consumer-group", "no spaces"},
+                                        std::vector<const char*>{"iothub-emulator", "--consumer-group", "ok,$bad"},
+                                        std::vector<const char*>{"iothub-emulator", "--config", file.c_str()}}) {
+    CAPTURE(args.back());
+    auto result = LoadConfig(static_cast<int>(args.size()), args.data());
+    REQUIRE(std::holds_alternative<int>(result));
+    CHECK(std::get<int>(result) != 0);
+  }
+  std::filesystem::remove(file);
+}
+
+}  // namespace iothub::app

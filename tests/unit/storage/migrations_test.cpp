@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "storage/sqlite_cloud_to_device_store.h"
+#include "storage/sqlite_consumer_group_store.h"
 #include "storage/sqlite_database.h"
 #include "storage/sqlite_device_store.h"
 
@@ -140,8 +141,17 @@ TEST_CASE("Migrations: every schema version's fixture database upgrades with its
       CHECK(m.lock_token.empty());
       CHECK(m.device_generation_id == "638000000000000001");
     }
+    // Consumer groups made through the API (0007), in creation order, as spelt; older databases have none.
+    SqliteConsumerGroupStore groups(db);
+    const std::vector<std::string> stored =
+        version >= 7 ? std::vector<std::string>{"Fixture-Group", "second.group"} : std::vector<std::string>{};
+    CHECK(groups.List() == stored);
+    if (version >= 7) CHECK_FALSE(groups.Insert("FIXTURE-group"));  // still unique in any case
+    CHECK(groups.Insert("after-upgrade"));
+    CHECK(groups.List().back() == "after-upgrade");
   }
   CHECK(std::filesystem::exists(FixturePath(1)));
+  CHECK(std::filesystem::exists(FixturePath(7)));
 }
 
 }  // namespace iothub::storage
