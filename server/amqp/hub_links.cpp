@@ -190,14 +190,18 @@ void HubLinks::OpenPartition(pn_link_t* link, const std::string& path, const std
   const uint64_t serial = next_serial_++;
   auto admission = services_.readers.Admit(
       group, partition, OwnerLevelOf(link),
-      [weak = connection_.weak_from_this(), this, link, serial](const std::string& reason) {
+      [weak = connection_.weak_from_this(), this, link, serial](PartitionReaders::Eviction why,
+                                                                 const std::string& reason) {
         auto c = weak.lock();
         if (!c) return;
-        c->Post([this, link, serial, reason] {
+        c->Post([this, link, serial, why, reason] {
           auto it = partitions_.find(link);
           if (it == partitions_.end() || it->second.serial != serial) return;
+          const std::string path = it->second.path;
           partitions_.erase(it);
-          CloseLink(link, "amqp:link:stolen", reason);
+          // The SDKs map these to ReceiverDisconnectedError and (by this wording) MessagingEntityNotFoundError.
+          if (why == PartitionReaders::Eviction::kTakenOver) return CloseLink(link, "amqp:link:stolen", reason);
+          CloseLink(link, "amqp:not-found", "The messaging entity '" + path + "' could not be found: " + reason);
         });
       });
   if (admission.refusal == PartitionReaders::Refusal::kTooMany) {

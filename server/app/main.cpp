@@ -233,6 +233,7 @@ int Run(const app::Config& c) {
 
   // The Event Hub-compatible endpoint (AMQP): who reads which partition, across connections.
   PartitionReaders partition_readers;
+  consumer_groups.OnDeleted([&partition_readers](const std::string& group) { partition_readers.EvictGroup(group); });
   amqp::AmqpListenOptions amqp_options;
   amqp_options.bind = c.amqp_bind;
   amqp_options.tls_port = c.amqp_port;

@@ -97,7 +97,17 @@ Result<ConsumerGroup> ConsumerGroups::Create(const std::string& name) {
 }
 
 Status ConsumerGroups::Delete(std::string_view name) {
-  std::lock_guard lock(mu_);
+  std::string deleted;
+  {
+    std::lock_guard lock(mu_);
+    Status s = DeleteLocked(name, deleted);
+    if (!s.ok()) return s;
+  }
+  for (const auto& f : on_deleted_) f(deleted);  // outside the lock: readers' links are closed from here
+  return Status::Ok();
+}
+
+Status ConsumerGroups::DeleteLocked(std::string_view name, std::string& deleted) {
   const ConsumerGroup* group = Find(name);
   if (!group) {
     return {ErrorCode::kResourceNotFound, "The consumer group '" + std::string(name) + "' does not exist"};
@@ -111,6 +121,7 @@ Status ConsumerGroups::Delete(std::string_view name) {
     case ConsumerGroupSource::kApi:
       break;
   }
+  deleted = group->name;
   store_.Erase(group->name);
   groups_.erase(groups_.begin() + (group - groups_.data()));
   return Status::Ok();

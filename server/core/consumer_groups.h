@@ -3,6 +3,7 @@
 // the groups created through the emulator's API, which the store keeps.
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -53,13 +54,17 @@ class ConsumerGroups {
   // Deletes a created group, from the store too. ResourceNotFound (404) when there is
   // none of that name; ArgumentInvalid (400) for $Default and configured groups.
   Status Delete(std::string_view name);
+  // Told the name of each deleted group, after it is gone (its readers lose their links). Set up before serving.
+  void OnDeleted(std::function<void(const std::string&)> callback) { on_deleted_.push_back(std::move(callback)); }
 
  private:
   const ConsumerGroup* Find(std::string_view name) const;  // requires mu_
+  Status DeleteLocked(std::string_view name, std::string& deleted);  // requires mu_
 
   ConsumerGroupStore& store_;
   mutable std::mutex mu_;
   std::vector<ConsumerGroup> groups_;  // guarded by mu_; mirrors the store for the kApi ones
+  std::vector<std::function<void(const std::string&)>> on_deleted_;
 };
 
 }  // namespace iothub

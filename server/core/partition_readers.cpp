@@ -1,8 +1,17 @@
 #include "core/partition_readers.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace iothub {
+namespace {
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
 
 PartitionReaders::Place& PartitionReaders::Place::operator=(Place&& o) noexcept {
   if (this != &o) {
@@ -18,14 +27,13 @@ void PartitionReaders::Place::Reset() {
 }
 
 PartitionReaders::Admission PartitionReaders::Admit(const std::string& group, int partition,
-                                                    std::optional<int64_t> owner_level,
-                                                    std::function<void(const std::string&)> evicted) {
-  std::vector<std::function<void(const std::string&)>> to_evict;
+                                                    std::optional<int64_t> owner_level, Evicted evicted) {
+  std::vector<Evicted> to_evict;
   Admission a;
   std::string reason;
   {
     std::lock_guard lock(mu_);
-    auto& readers = readers_[{group, partition}];
+    auto& readers = readers_[{Lower(group), partition}];
     std::optional<int64_t> highest;
     for (const Reader& r : readers) {
       if (r.owner_level && (!highest || *r.owner_level > *highest)) highest = r.owner_level;
@@ -54,8 +62,25 @@ PartitionReaders::Admission PartitionReaders::Admit(const std::string& group, in
     readers.push_back({id, owner_level, std::move(evicted)});
     a.place = Place(this, id);
   }
-  for (auto& f : to_evict) f(reason);
+  for (auto& f : to_evict) f(Eviction::kTakenOver, reason);
   return a;
+}
+
+void PartitionReaders::EvictGroup(const std::string& group) {
+  std::vector<Evicted> to_evict;
+  {
+    std::lock_guard lock(mu_);
+    const std::string key = Lower(group);
+    for (auto it = readers_.begin(); it != readers_.end();) {
+      if (std::get<0>(it->first) != key) {
+        ++it;
+        continue;
+      }
+      for (Reader& r : it->second) to_evict.push_back(std::move(r.evicted));
+      it = readers_.erase(it);
+    }
+  }
+  for (auto& f : to_evict) f(Eviction::kGroupDeleted, "The consumer group '" + group + "' was deleted");
 }
 
 void PartitionReaders::Leave(uint64_t id) {

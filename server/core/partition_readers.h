@@ -2,7 +2,8 @@
 // at most 5 readers per partition and group; a reader with an owner level (epoch)
 // takes the partition from readers with a lower one or none, which are told they
 // lost it; while it holds the partition, readers with a lower level or none are
-// refused. Thread-safe; `evicted` callbacks run on the admitting thread, outside the lock.
+// refused. Group names are case-insensitive, as Event Hubs'. Thread-safe; `evicted`
+// callbacks run on the admitting (or evicting) thread, outside the lock.
 #pragma once
 
 #include <cstdint>
@@ -46,15 +47,20 @@ class PartitionReaders {
     Place place;         // when admitted
   };
 
-  // evicted: called once if a reader with a higher owner level takes the partition.
-  Admission Admit(const std::string& group, int partition, std::optional<int64_t> owner_level,
-                  std::function<void(const std::string& reason)> evicted);
+  // Why a reader lost its partition: another took it, or its consumer group went.
+  enum class Eviction { kTakenOver, kGroupDeleted };
+  using Evicted = std::function<void(Eviction why, const std::string& reason)>;
+
+  // evicted: called at most once, when the reader loses its place.
+  Admission Admit(const std::string& group, int partition, std::optional<int64_t> owner_level, Evicted evicted);
+  // Every reader of the group loses its place (the group was deleted).
+  void EvictGroup(const std::string& group);
 
  private:
   struct Reader {
     uint64_t id;
     std::optional<int64_t> owner_level;
-    std::function<void(const std::string&)> evicted;
+    Evicted evicted;
   };
   using Key = std::tuple<std::string, int>;
   void Leave(uint64_t id);

@@ -428,7 +428,7 @@ test('an unknown consumer group is refused with amqp:not-found (MessagingEntityN
   });
 });
 
-test('a consumer group created with PUT /emulator/consumerGroups is read like $Default; after DELETE it is refused', async () => {
+test('a consumer group created with PUT /emulator/consumerGroups is read like $Default; DELETE detaches its readers and refuses new ones', async () => {
   await withHub(async (hub) => {
     const [created, group] = await putJson('/emulator/consumerGroups/Made.By-Rest');
     assert.equal(created, 200);
@@ -436,9 +436,15 @@ test('a consumer group created with PUT /emulator/consumerGroups is read like $D
     // Any case names it, as in Event Hubs.
     const { partitionId } = await sendAndLocate(hub, hub.consumer({ group: 'made.by-rest' }), 'eh-group',
       [telemetry({ i: 0 }, { messageId: 'g-0' })]);
+    // A reader attached when the group goes loses its link, as in Event Hubs.
+    const attachedReader = reader(hub.consumer({ group: 'MADE.BY-REST' }),
+      { partitionId, startPosition: earliestEventPosition });
+    assert.deepEqual(ids(await eventsOf(attachedReader, 1, 'the attached reader to read g-0')), ['g-0']);
 
     const [deleted] = await deleteJson('/emulator/consumerGroups/Made.By-Rest');
     assert.equal(deleted, 204);
+    const lost = await firstError(attachedReader, 'the attached reader to lose its link');
+    assert.equal(lost.code, 'MessagingEntityNotFoundError', describe(lost));
     const r = reader(hub.consumer({ group: 'Made.By-Rest' }), { partitionId, startPosition: earliestEventPosition });
     const err = await firstError(r, 'a receiver on the deleted consumer group to be refused');
     assert.equal(err.code, 'MessagingEntityNotFoundError', describe(err));

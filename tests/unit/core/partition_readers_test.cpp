@@ -13,15 +13,22 @@ using Refusal = PartitionReaders::Refusal;
 // A reader's evictions, as its callback hears them.
 struct Evictions {
   std::vector<std::string> reasons;
-  std::function<void(const std::string&)> callback() {
-    return [this](const std::string& why) { reasons.push_back(why); };
+  std::vector<PartitionReaders::Eviction> kinds;
+  PartitionReaders::Evicted callback() {
+    return [this](PartitionReaders::Eviction kind, const std::string& why) {
+      kinds.push_back(kind);
+      reasons.push_back(why);
+    };
   }
 };
 
 PartitionReaders::Admission Admit(PartitionReaders& r, const std::string& group, int partition,
                                   std::optional<int64_t> level = std::nullopt, Evictions* evictions = nullptr) {
   return r.Admit(group, partition, level,
-                 evictions ? evictions->callback() : [](const std::string&) { FAIL("not evicted"); });
+                 evictions ? evictions->callback()
+                           : PartitionReaders::Evicted([](PartitionReaders::Eviction, const std::string&) {
+                               FAIL("not evicted");
+                             }));
 }
 
 }  // namespace
@@ -146,6 +153,30 @@ TEST_CASE("PartitionReaders: a higher owner level takes over from a lower one, w
   CHECK(first.reasons.size() == 1);
   CHECK(second.reasons.size() == 1);
   CHECK(Admit(readers, "$Default", 0, 2).refusal == Refusal::kLowerOwnerLevel);
+}
+
+TEST_CASE("PartitionReaders: group names are case-insensitive, and a deleted group's readers all lose their places") {
+  PartitionReaders readers;
+  Evictions a_evictions, b_evictions;
+  std::vector<PartitionReaders::Place> places;
+  for (int i = 0; i < 4; ++i) places.push_back(Admit(readers, "ops", 0).place);
+  auto a = Admit(readers, "OPS", 0, std::nullopt, &a_evictions);
+  REQUIRE(a.refusal == Refusal::kNone);
+  CHECK(Admit(readers, "Ops", 0).refusal == Refusal::kTooMany);  // one group, whatever the spelling
+  auto b = Admit(readers, "ops", 1, std::nullopt, &b_evictions);
+  Evictions other;
+  auto kept = Admit(readers, "$Default", 0, std::nullopt, &other);
+
+  // The evicted-callback of the other four fails the test if called: give them their own.
+  places.clear();
+  readers.EvictGroup("Ops");
+  REQUIRE(a_evictions.kinds.size() == 1);
+  CHECK(a_evictions.kinds[0] == PartitionReaders::Eviction::kGroupDeleted);
+  CHECK(a_evictions.reasons[0].find("deleted") != std::string::npos);
+  CHECK(b_evictions.kinds.size() == 1);
+  CHECK(other.kinds.empty());
+  // The group's places are free again (should it be created anew).
+  CHECK(Admit(readers, "ops", 0).refusal == Refusal::kNone);
 }
 
 }  // namespace iothub
