@@ -311,7 +311,7 @@ int Run(const Options& o) {
   std::system((o.emulator + " --data-dir " + dir.string() + " --generate-certs > /dev/null").c_str());
   std::vector<CatchUp> catch_ups;
   double fill_seconds = 0;
-  Latency sdk_latency, sdk1_latency, sse_latency;
+  Latency sdk_latency, sdk1_latency, rhea_latency, sse_latency;
   std::vector<IngestPhase> phases[2];
   {
     Emulator hub(o.emulator, dir, false);
@@ -350,22 +350,21 @@ int Run(const Options& o) {
       report(StreamCatchUp(hub, log));
     }
 
-    // 2. Latency: one device publishes at a low rate (each message waits for its PUBACK); three readers at latest
-    // at once: the SDK with the batch size above, the SDK with maxBatchSize 1, and the event stream.
+    // 2. Latency: one device publishes at a low rate (each message waits for its PUBACK); four readers at latest
+    // at once: the SDK with the batch size above, the SDK with maxBatchSize 1, raw rhea, and the event stream.
     if (o.Has("latency")) {
       std::printf("latency: %d messages at %d/s ...\n", o.latency, o.latency_rate);
       std::fflush(stdout);
       Publisher device(hub, "amqp-bench-" + std::to_string(o.devices), o.inflight);
       json sdk = ep.Sdk("latest", o.latency), sdk1 = ep.Sdk("latest", o.latency, true, 1);
+      json raw = ep.Rhea("latest", o.latency, true, o.small_credit);
       sdk["latency"] = true;
       sdk1["latency"] = true;
-      auto a = ep.Start(sdk, "latency"), b = ep.Start(sdk1, "latency-1");
-      a->WaitLoaded();
-      b->WaitLoaded();
-      a->Go();
-      b->Go();
-      a->WaitReady();
-      b->WaitReady();
+      raw["latency"] = true;
+      auto a = ep.Start(sdk, "latency"), b = ep.Start(sdk1, "latency-1"), c = ep.Start(raw, "latency-rhea");
+      for (auto* r : {a.get(), b.get(), c.get()}) r->WaitLoaded();
+      for (auto* r : {a.get(), b.get(), c.get()}) r->Go();
+      for (auto* r : {a.get(), b.get(), c.get()}) r->WaitReady();
       StreamReader stream(hub, "latest", true);
       const auto gap = std::chrono::microseconds(1'000'000 / std::max(1, o.latency_rate));
       std::vector<std::pair<std::string, Clock::time_point>> sent;
@@ -386,7 +385,8 @@ int Run(const Options& o) {
         }
         sse_latency.ms.push_back(std::chrono::duration<double, std::milli>(*arrived - at).count());
       }
-      for (auto [reader, out] : {std::pair{a.get(), &sdk_latency}, std::pair{b.get(), &sdk1_latency}}) {
+      for (auto [reader, out] : {std::pair{a.get(), &sdk_latency}, std::pair{b.get(), &sdk1_latency},
+                                 std::pair{c.get(), &rhea_latency}}) {
         const json done = reader->Finish(30s);
         out->ms = done["latenciesMs"].get<std::vector<double>>();
         out->lost = o.latency - static_cast<int>(out->ms.size());
@@ -434,6 +434,7 @@ int Run(const Options& o) {
   PrintLatency(("EventHubConsumerClient, maxBatchSize " + std::to_string(o.max_batch)).c_str(), sdk_latency,
                o.latency);
   PrintLatency("EventHubConsumerClient, maxBatchSize 1", sdk1_latency, o.latency);
+  PrintLatency("raw rhea receivers (the endpoint itself)", rhea_latency, o.latency);
   PrintLatency("event stream (SSE)", sse_latency, o.latency);
   std::vector<double> rates[2], emu[2], rd[2];
   bool complete = true;
