@@ -6,7 +6,7 @@ ARGS ?=
 SETUP_FLAGS ?=
 COMPAT := tests/compat
 
-.PHONY: all setup configure build run test test-plain test-sanitize bench bench-readers bench-rest fuzz clean
+.PHONY: all setup configure build run test test-plain test-sanitize bench bench-readers bench-rest bench-amqp fuzz clean
 
 all: build
 
@@ -55,6 +55,12 @@ bench: build
 READER_BENCH_ARGS ?=
 bench-readers: build
 	$(BUILD_DIR)/reader-bench --emulator $(BUILD_DIR)/iothub-emulator $(READER_BENCH_ARGS)
+
+# The Event Hub-compatible endpoint read by the official Event Hubs SDK for JS: catch-up from earliest, latency and
+# ingest with 4 live AMQP readers, beside the event stream (bench/README.md). AMQP_BENCH_ARGS="--fill 50000".
+AMQP_BENCH_ARGS ?=
+bench-amqp: build $(COMPAT)/node_modules/.package-lock.json
+	$(BUILD_DIR)/amqp-bench --emulator $(BUILD_DIR)/iothub-emulator $(AMQP_BENCH_ARGS)
 
 # The HTTPS front door: REST creates/s, direct-method round trip, latency beside idle sockets, memory per idle
 # MQTT-over-WebSocket and MQTT/TLS device beside mosquitto (bench/README.md). REST_BENCH_ARGS="--repeats 1".

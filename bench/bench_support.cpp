@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -62,6 +63,7 @@ bool PortOpen(int port) {
 pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
   pid_t pid = ::fork();
   if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // a bench that dies (a signal, an uncaught error) takes its servers along
     FILE* f = std::fopen(log.c_str(), "w");
     ::dup2(fileno(f), 1);
     ::dup2(fileno(f), 2);
@@ -129,17 +131,24 @@ std::pair<std::string, std::string> DeviceCredentials(const std::string& device_
 Emulator::Emulator(const std::string& binary, const fs::path& data_dir, bool in_memory) : dir(data_dir) {
   https_port = FreePort();
   mqtt_port = FreePort();
+  // AMQP on free ports too: a real 5671/5672 (another emulator, a broker) must not stop the bench.
+  do amqp_port = FreePort(); while (amqp_port == https_port || amqp_port == mqtt_port);
+  do amqp_plain_port = FreePort(); while (amqp_plain_port == https_port || amqp_plain_port == mqtt_port ||
+                                          amqp_plain_port == amqp_port);
   std::vector<std::string> args = {binary, "--data-dir", dir.string(), "--https-port", std::to_string(https_port),
                                    "--https-bind", "127.0.0.1", "--mqtt-port", std::to_string(mqtt_port),
-                                   "--mqtt-bind", "127.0.0.1", "--amqp-port", std::to_string(FreePort()),
-                                   "--amqp-plain-port", "0", "--log-level", "warn"};
+                                   "--mqtt-bind", "127.0.0.1", "--amqp-port", std::to_string(amqp_port),
+                                   "--amqp-plain-port", std::to_string(amqp_plain_port), "--amqp-bind", "127.0.0.1",
+                                   "--log-level", "warn"};
   if (in_memory) {
     args.insert(args.end(), {"--in-memory", "--tls-cert", (dir / "certs/server.pem").string(), "--tls-key",
                              (dir / "certs/server.key").string()});
   }
   pid = Spawn(args, (dir / (in_memory ? "emulator-idle.log" : "emulator.log")).string());
-  // MQTT listens before HTTPS does: wait for both.
-  auto listening = [this] { return PortOpen(mqtt_port) && PortOpen(https_port); };
+  // MQTT listens before HTTPS does: wait for every listener.
+  auto listening = [this] {
+    return PortOpen(mqtt_port) && PortOpen(https_port) && PortOpen(amqp_port) && PortOpen(amqp_plain_port);
+  };
   for (int i = 0; i < 200 && !listening(); ++i) std::this_thread::sleep_for(25ms);
   if (!listening()) {
     StopProcess(pid);

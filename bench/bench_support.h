@@ -46,6 +46,8 @@ struct Emulator {
   pid_t pid = -1;
   int https_port = 0;
   int mqtt_port = 0;
+  int amqp_port = 0;        // the Event Hub-compatible endpoint over TLS
+  int amqp_plain_port = 0;  // and plain (UseDevelopmentEmulator=true)
   fs::path dir;
 
   Emulator(const std::string& binary, const fs::path& data_dir, bool in_memory);
