@@ -165,9 +165,10 @@ void AmqpConnection::Pump() {
   next_tick_ms_ = pn_transport_tick(driver_.transport, NowMillis());
   DoWrite();
   if (closed_) return;
-  if (wake_after_write_ && !writing_) {
-    // Everything buffered went out: the senders held back may fill again (and Pump writes that).
-    wake_after_write_ = false;
+  if (wake_after_write_ && wrote_since_hold_ && !writing_) {
+    // Output went since a sender held back: it may fill again (and Pump writes that). Only then:
+    // while the peer's window is shut nothing goes out, and waking would spin.
+    wake_after_write_ = wrote_since_hold_ = false;
     return Post([this] { WakeSenders(); });
   }
   // Finished, or the input is over (the peer closed, or Proton refused its bytes) and all
@@ -320,6 +321,7 @@ void AmqpConnection::DoWrite() {
     auto io = stream_->Write(out.start, out.size, &n);
     if (io == Io::kDone) {
       pn_connection_driver_write_done(&driver_, n);
+      if (n > 0 && wake_after_write_) wrote_since_hold_ = true;
       continue;
     }
     if (io == Io::kWantWrite || io == Io::kWantRead) {

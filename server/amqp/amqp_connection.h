@@ -113,7 +113,8 @@ class AmqpConnection : public std::enable_shared_from_this<AmqpConnection> {
   bool writing_ = false;
   bool closed_ = false;
   bool pumping_ = false;
-  bool wake_after_write_ = false;
+  bool wake_after_write_ = false;  // a sender held back until output drains
+  bool wrote_since_hold_ = false;
   std::string incoming_;  // a message arriving in several transfers
 };
 

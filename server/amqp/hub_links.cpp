@@ -19,7 +19,7 @@ constexpr uint64_t kSelectorFilterCode = 0x0000468C00000004;
 constexpr size_t kMaxBatch = 128;  // events taken from the reader at once
 // Deliveries a link may have in Proton's buffers, not yet written: beyond it, a reader that grants
 // much credit but reads slowly would hold events in our memory; filling resumes as output drains.
-constexpr int kMaxUnwritten = 512;
+constexpr int kMaxUnwritten = 256;
 constexpr size_t kMaxQueuedReplies = 100;
 
 std::string_view Text(pn_bytes_t b) { return {b.start, b.size}; }
