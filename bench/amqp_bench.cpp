@@ -418,24 +418,29 @@ int Run(const Options& o) {
     fs::remove_all(dir);
   }
 
-  std::printf("\ncatch-up from earliest (%lld events of %d bytes; fill ran at %.0f msg/s)\n",
-              static_cast<long long>(catch_ups.empty() ? 0 : catch_ups[0].events), o.size,
-              catch_ups.empty() ? 0.0 : catch_ups[0].events / fill_seconds);
-  std::printf("  %-42s %10s %9s %22s %22s\n", "reader", "events/s", "seconds", "emulator CPU (us/ev)",
-              "reader CPU (us/ev)");
-  for (const CatchUp& c : catch_ups) {
-    const double per = 1e6 / static_cast<double>(std::max<int64_t>(1, c.events));
-    std::printf("  %-42s %10.0f %9.2f %13.2f s (%5.1f) %13.2f s (%5.1f)%s\n", c.name.c_str(), c.events / c.seconds,
-                c.seconds, c.emulator_cpu, c.emulator_cpu * per, c.client_cpu, c.client_cpu * per,
-                c.in_order ? "" : "  (out of sequence!)");
+  if (o.Has("catch-up")) {
+    std::printf("\ncatch-up from earliest (%lld events of %d bytes; fill ran at %.0f msg/s)\n",
+                static_cast<long long>(catch_ups.empty() ? 0 : catch_ups[0].events), o.size,
+                catch_ups.empty() ? 0.0 : catch_ups[0].events / fill_seconds);
+    std::printf("  %-42s %10s %9s %22s %22s\n", "reader", "events/s", "seconds", "emulator CPU (us/ev)",
+                "reader CPU (us/ev)");
+    for (const CatchUp& c : catch_ups) {
+      const double per = 1e6 / static_cast<double>(std::max<int64_t>(1, c.events));
+      std::printf("  %-42s %10.0f %9.2f %13.2f s (%5.1f) %13.2f s (%5.1f)%s\n", c.name.c_str(), c.events / c.seconds,
+                  c.seconds, c.emulator_cpu, c.emulator_cpu * per, c.client_cpu, c.client_cpu * per,
+                  c.in_order ? "" : "  (out of sequence!)");
+    }
   }
-  std::printf("publish -> reader, %d messages at %d/s (PUBLISH to the reader's handler):\n", o.latency,
-              o.latency_rate);
-  PrintLatency(("EventHubConsumerClient, maxBatchSize " + std::to_string(o.max_batch)).c_str(), sdk_latency,
-               o.latency);
-  PrintLatency("EventHubConsumerClient, maxBatchSize 1", sdk1_latency, o.latency);
-  PrintLatency("raw rhea receivers (the endpoint itself)", rhea_latency, o.latency);
-  PrintLatency("event stream (SSE)", sse_latency, o.latency);
+  if (o.Has("latency")) {
+    std::printf("publish -> reader, %d messages at %d/s (PUBLISH to the reader's handler):\n", o.latency,
+                o.latency_rate);
+    PrintLatency(("EventHubConsumerClient, maxBatchSize " + std::to_string(o.max_batch)).c_str(), sdk_latency,
+                 o.latency);
+    PrintLatency("EventHubConsumerClient, maxBatchSize 1", sdk1_latency, o.latency);
+    PrintLatency("raw rhea receivers (the endpoint itself)", rhea_latency, o.latency);
+    PrintLatency("event stream (SSE)", sse_latency, o.latency);
+  }
+  if (!o.Has("ingest")) return 0;
   std::vector<double> rates[2], emu[2], rd[2];
   bool complete = true;
   for (int k = 0; k < 2; ++k) {
