@@ -69,7 +69,7 @@ struct AmqpHub {
                        [](const std::string&) -> std::optional<DeviceKeys> { return std::nullopt; }};
   PartitionReaders readers;
   amqp::HubServices services{log, sas, readers,
-                             amqp::EntityInfo{std::string(kHubName), TimePoint(std::chrono::seconds(1'700'000'000))},
+                             amqp::EntityInfo{std::string(kHubName), TimePoint(std::chrono::seconds(1'700'000'000)), "localhost", 5671},
                              [](const std::string& g) { return SameGroup(g, "$Default") || SameGroup(g, "second"); }};
   amqp::AmqpOptions options;
   std::atomic<size_t> pending{0};
@@ -104,7 +104,7 @@ struct AmqpHub {
       for (int p = 0; p < kPartitions; ++p) {
         std::vector<PartitionReaders::Place> places;
         for (size_t i = 0; i < PartitionReaders::kMaxReaders; ++i) {
-          auto a = readers.Admit(group, p, std::nullopt, [](const std::string&) {});
+          auto a = readers.Admit(group, p, std::nullopt, [](PartitionReaders::Eviction, const std::string&) {});
           if (a.refusal != PartitionReaders::Refusal::kNone) return false;
           places.push_back(std::move(a.place));
         }
