@@ -105,12 +105,6 @@ void AmqpConnection::WakeSenders() {
   }
 }
 
-void AmqpConnection::Fail(const char* condition, const std::string& description) {
-  pn_condition_set_name(pn_connection_condition(driver_.connection), condition);
-  pn_condition_set_description(pn_connection_condition(driver_.connection), description.c_str());
-  pn_connection_close(driver_.connection);
-}
-
 void AmqpConnection::Abandon() {
   closed_ = true;
   handler_.reset();

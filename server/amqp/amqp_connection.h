@@ -76,13 +76,9 @@ class AmqpConnection : public std::enable_shared_from_this<AmqpConnection> {
   void WakeSenders();
   // On the strand: WakeSenders once what is buffered has been written (a sender held back).
   void WakeSendersAfterWrite() { wake_after_write_ = true; }
-  // On the strand: ends the connection with an AMQP error.
-  void Fail(const char* condition, const std::string& description);
   // With the event loop stopped, at shutdown: lets go of the handler (and what it holds
   // of the hub, such as the event log) before the hub's services go.
   void Abandon();
-  const std::string& peer() const { return stream_->peer(); }
-  pn_connection_t* connection() { return driver_.connection; }
 
  private:
   void DoHandshake();
