@@ -126,9 +126,15 @@ class ChunkedStream : public std::enable_shared_from_this<ChunkedStream> {
     asio::post(strand_, [self = shared_from_this()] { self->Pump(); });
   }
 
+  // With the event loop stopped, at shutdown: lets go of the source (and its hold on the
+  // event log) now. Handlers still queued on the stopped loop keep the stream itself alive
+  // until the loop goes, which is after the event log.
+  void Release() { source_.reset(); }
+
  private:
   // On strand_: ChunkSource wants one caller at a time.
   void Pump() {
+    if (!source_) return;
     const std::string_view text = source_->TryNext();
     if (text.empty()) {
       source_->WhenReady([weak = weak_from_this(), strand = strand_] {
@@ -142,7 +148,12 @@ class ChunkedStream : public std::enable_shared_from_this<ChunkedStream> {
     builder_.flush([weak = weak_from_this()](const std::error_code& ec) {
       auto self = weak.lock();
       if (!self) return;
-      if (ec) return self->ended_(self.get());  // the reader left
+      if (ec) {
+        // The reader left. Nothing else of the stream is in flight (a flush and a WhenReady never are
+        // at once): the source, and its hold on the event log, go now, whoever still holds the stream.
+        self->source_.reset();
+        return self->ended_(self.get());
+      }
       asio::post(self->strand_, [self] { self->Pump(); });
     });
   }
@@ -315,6 +326,7 @@ void RestServer::Close() {
     std::lock_guard lock(impl_->streams_mu);
     streams.swap(impl_->streams);
   }
+  for (const auto& stream : streams) stream->Release();
 }
 
 }  // namespace iothub::http
