@@ -51,12 +51,26 @@ std::string LinkAddress(pn_link_t* link) {
   return a ? a : "";
 }
 
-void SendMessage(pn_link_t* link, const std::string& bytes, uint64_t& next_tag) {
+pn_delivery_t* SendMessage(pn_link_t* link, const std::string& bytes, uint64_t& next_tag) {
   uint64_t tag = next_tag++;
   pn_delivery_t* d = pn_delivery(link, pn_dtag(reinterpret_cast<const char*>(&tag), sizeof tag));
   pn_link_send(link, bytes.data(), bytes.size());
   pn_link_advance(link);
   if (pn_link_snd_settle_mode(link) == PN_SND_SETTLED) pn_delivery_settle(d);
+  return d;
+}
+
+void Accept(pn_delivery_t* delivery) {
+  pn_delivery_update(delivery, PN_ACCEPTED);
+  pn_delivery_settle(delivery);
+}
+
+void RejectDelivery(pn_delivery_t* delivery, const char* condition, const std::string& description) {
+  pn_condition_t* c = pn_disposition_condition(pn_delivery_local(delivery));
+  pn_condition_set_name(c, condition);
+  pn_condition_set_description(c, description.c_str());
+  pn_delivery_update(delivery, PN_REJECTED);
+  pn_delivery_settle(delivery);
 }
 
 AmqpConnection::AmqpConnection(std::unique_ptr<transport::ByteStream> stream, const AmqpOptions& options,
@@ -238,8 +252,10 @@ void AmqpConnection::Dispatch(pn_event_t* event) {
 void AmqpConnection::OnDelivery(pn_delivery_t* d) {
   pn_link_t* link = pn_delivery_link(d);
   if (pn_link_is_sender(link)) {
-    // The peer settled or accepted what we sent: Event Hubs readers track no acknowledgements.
-    if (pn_delivery_updated(d)) pn_delivery_settle(d);
+    if (pn_delivery_updated(d)) {
+      pn_delivery_clear(d);
+      handler_->OnOutcome(link, d);
+    }
     return;
   }
   if (!pn_delivery_readable(d)) return;
@@ -259,9 +275,7 @@ void AmqpConnection::OnDelivery(pn_delivery_t* d) {
   pn_link_advance(link);
   std::string bytes = std::move(incoming_);
   incoming_.clear();
-  pn_delivery_update(d, PN_ACCEPTED);
-  pn_delivery_settle(d);
-  handler_->OnMessage(link, std::move(bytes));
+  handler_->OnMessage(link, d, std::move(bytes));
   if (pn_link_credit(link) < 50 && (pn_link_state(link) & PN_LOCAL_ACTIVE)) pn_link_flow(link, 100);
 }
 

@@ -26,8 +26,12 @@ class LinkHandler {
   virtual ~LinkHandler() = default;
   // The peer attached a link: open it (OpenLink) or refuse it (RefuseLink).
   virtual void OnLinkOpen(pn_link_t* link) = 0;
-  // A whole message arrived on a link we receive on. Settled (accepted) after this returns.
-  virtual void OnMessage(pn_link_t* link, std::string bytes) = 0;
+  // A whole message arrived on a link we receive on. The handler settles `delivery` (Accept,
+  // RejectDelivery), now or later on the strand: it stays valid until settled or the connection ends.
+  virtual void OnMessage(pn_link_t* link, pn_delivery_t* delivery, std::string bytes) = 0;
+  // The peer settled or gave its outcome (pn_delivery_remote_state) for what we sent on `link`.
+  // The handler settles `delivery` when done with it.
+  virtual void OnOutcome(pn_link_t* link, pn_delivery_t* delivery) = 0;
   // A link we send on got credit, or a commit happened that it may be waiting for.
   virtual void OnCredit(pn_link_t* link) = 0;
   // The link is gone (detached by either side, or the connection ended): forget it.
@@ -56,8 +60,13 @@ void RefuseLink(pn_link_t* link, const char* condition, const std::string& descr
 void CloseLink(pn_link_t* link, const char* condition, const std::string& description);
 // The address the peer gave: the source for a link we send on, the target for one we receive on.
 std::string LinkAddress(pn_link_t* link);
-// Sends one encoded message on a link we send on (the caller checked credit).
-void SendMessage(pn_link_t* link, const std::string& bytes, uint64_t& next_tag);
+// Sends one encoded message on a link we send on (the caller checked credit); the delivery,
+// already settled when the link sends pre-settled.
+pn_delivery_t* SendMessage(pn_link_t* link, const std::string& bytes, uint64_t& next_tag);
+// Settles a message we received: accepted.
+void Accept(pn_delivery_t* delivery);
+// Settles a message we received: rejected with an AMQP error, which the SDKs map to their own errors.
+void RejectDelivery(pn_delivery_t* delivery, const char* condition, const std::string& description);
 
 class AmqpConnection : public std::enable_shared_from_this<AmqpConnection> {
  public:

@@ -19,6 +19,7 @@
 #include "amqp/amqp_server.h"
 #include "core/device_authenticator.h"
 #include "core/cloud_to_device.h"
+#include "core/cloud_to_device_feedback.h"
 #include "core/consumer_groups.h"
 #include "core/device_connections.h"
 #include "core/direct_methods.h"
@@ -177,6 +178,7 @@ int Run(const app::Config& c) {
   DeviceAuthenticator device_authenticator(authenticator, registry);
   DirectMethods methods(registry, connections);
   CloudToDevice cloud_to_device(c2d_store, registry, connections);
+  CloudToDeviceFeedback feedback(c2d_store);
   registry.SetMessageCounter([&cloud_to_device](const std::string& id) { return cloud_to_device.Count(id); });
   // Expired cloud-to-device messages leave their queues, with their feedback, even
   // for a device that never comes back. Declared in this order so that the timer
@@ -222,10 +224,8 @@ int Run(const app::Config& c) {
 
   mqtt::MqttOptions mqtt_options{c.mqtt_bind, c.mqtt_port, c.mqtt_plain_bind, c.mqtt_plain_port};
   mqtt_options.max_pending_connections = static_cast<size_t>(c.mqtt_max_pending);
-  mqtt::MqttServer mqtt(loop.io(), tls_context,
-                        {device_authenticator, authenticator,
-                         DeviceServices{connections, *event_log, subscription_store, methods, twins, cloud_to_device}},
-                        mqtt_options);
+  const DeviceServices device_services{connections, *event_log, subscription_store, methods, twins, cloud_to_device};
+  mqtt::MqttServer mqtt(loop.io(), tls_context, {device_authenticator, authenticator, device_services}, mqtt_options);
   if (auto why = mqtt.Bind()) {
     spdlog::error("Cannot listen for MQTT: {}", *why);
     return 1;
@@ -241,7 +241,8 @@ int Run(const app::Config& c) {
   amqp::AmqpServer amqp_server(
       loop.io(), tls_context,
       {*event_log, authenticator, partition_readers, {c.hub_name, Clock::now(), c.AdvertisedHostName(), c.amqp_port},
-       [&consumer_groups](const std::string& group) { return consumer_groups.Exists(group); }},
+       [&consumer_groups](const std::string& group) { return consumer_groups.Exists(group); }, &registry,
+       &cloud_to_device, &feedback, &device_authenticator, &device_services},
       amqp_options);
   if (auto why = amqp_server.Bind()) {
     spdlog::error("Cannot listen for AMQP: {}", *why);
@@ -254,6 +255,9 @@ int Run(const app::Config& c) {
   // MQTT over WebSockets: what the SDKs' MqttWs transports open on 443.
   std::vector<http::WebSocketEndpoint> websockets{
       {"/$iothub/websocket", "mqtt", [&mqtt](std::unique_ptr<transport::ByteStream> s) { mqtt.Adopt(std::move(s)); }},
+      // AMQP over WebSockets: the service and device SDKs' AmqpWs transports.
+      {"/$iothub/websocket", "AMQPWSB10",
+       [&amqp_server](std::unique_ptr<transport::ByteStream> s) { amqp_server.Adopt(std::move(s)); }},
       // AMQP over WebSockets: the Event Hubs SDKs' webSocketOptions open it on 443.
       {"/$servicebus/websocket", "AMQPWSB10",
        [&amqp_server](std::unique_ptr<transport::ByteStream> s) { amqp_server.Adopt(std::move(s)); }}};

@@ -179,7 +179,7 @@ struct RestServer::Impl {
       Respond(req, ErrorResponse(Status::ArgumentInvalid("The Host header is missing")), head);
       return restinio::request_accepted();
     }
-    if (const WebSocketEndpoint* ws = WebSocketAt(RawPath(target))) return Upgrade(req, *ws);
+    if (auto ws = WebSocketsAt(RawPath(target)); !ws.empty()) return Upgrade(req, ws);
 
     // HEAD is GET without the body.
     auto routed = RouteApiRequest(head ? "GET" : h.method().c_str(), RawPath(target));
@@ -210,16 +210,19 @@ struct RestServer::Impl {
     return restinio::request_accepted();
   }
 
-  const WebSocketEndpoint* WebSocketAt(std::string_view raw_path) const {
+  // The endpoints at a path, one per sub-protocol (MQTT and AMQP share /$iothub/websocket).
+  std::vector<const WebSocketEndpoint*> WebSocketsAt(std::string_view raw_path) const {
+    std::vector<const WebSocketEndpoint*> found;
     for (const WebSocketEndpoint& ws : websockets) {
-      if (raw_path == ws.path) return &ws;
+      if (raw_path == ws.path) found.push_back(&ws);
     }
-    return nullptr;
+    return found;
   }
 
   // On the connection's strand, inside the handler: the socket is ours to take only now.
-  restinio::request_handling_status_t Upgrade(const Request& req, const WebSocketEndpoint& ws) {
-    const std::string_view protocols[] = {ws.protocol};
+  restinio::request_handling_status_t Upgrade(const Request& req, const std::vector<const WebSocketEndpoint*>& at) {
+    std::vector<std::string_view> protocols;
+    for (const WebSocketEndpoint* ws : at) protocols.push_back(ws->protocol);
     auto accepted = AcceptWebSocket(ToHttpRequest(req, {}), protocols);
     if (!accepted.ok()) {
       auto r = ErrorResponse(accepted.status());
@@ -234,6 +237,8 @@ struct RestServer::Impl {
     auto internals = dynamic_cast<restinio::impl::connection_t<Traits>&>(*connection).move_upgrade_internals();
     std::unique_ptr<transport::ByteStream> stream = internals.m_socket.core().TakeStream();
     if (!stream) return restinio::request_rejected();
+    const WebSocketEndpoint& ws =
+        **std::find_if(at.begin(), at.end(), [&](auto* w) { return w->protocol == accepted.value().protocol; });
     ws.serve(std::make_unique<transport::WebSocketStream>(std::move(stream), std::move(accepted.value().response)));
     return restinio::request_accepted();
   }

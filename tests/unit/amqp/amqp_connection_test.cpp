@@ -1,6 +1,7 @@
 #include "amqp/amqp_connection.h"
 
 #include <doctest/doctest.h>
+#include <proton/delivery.h>
 #include <proton/connection.h>
 #include <proton/connection_driver.h>
 #include <proton/transport.h>
@@ -70,7 +71,8 @@ class MemoryStream final : public transport::ByteStream {
 class NoLinks final : public LinkHandler {
  public:
   void OnLinkOpen(pn_link_t* link) override { RefuseLink(link, "amqp:not-found", "none"); }
-  void OnMessage(pn_link_t*, std::string) override {}
+  void OnMessage(pn_link_t*, pn_delivery_t* d, std::string) override { amqp::Accept(d); }
+  void OnOutcome(pn_link_t*, pn_delivery_t* d) override { pn_delivery_settle(d); }
   void OnCredit(pn_link_t*) override {}
   void OnLinkClosed(pn_link_t*) override {}
   void OnSignedIn(const Principal&) override {}
