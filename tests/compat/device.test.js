@@ -1,13 +1,18 @@
-// The official azure-iot-device client over MQTT (azure-iot-device-mqtt), unmodified:
-// each test runs over Mqtt (TLS on 8883) and over MqttWs (a WebSocket on 443,
-// wss://{host}/$iothub/websocket, sub-protocol mqtt), which must behave the same.
+// The official azure-iot-device client, unmodified, over all four of its transports:
+// Mqtt (TLS on 8883), MqttWs (a WebSocket on 443, wss://{host}/$iothub/websocket, sub-protocol mqtt),
+// Amqp (azure-iot-device-amqp: TLS on the AMQP port, which the connection string's HostName names) and
+// AmqpWs (wss://{host}/$iothub/websocket, sub-protocol AMQPWSB10). Each behaviour they share is tested
+// over each; what only AMQP has (C2D reject and abandon, token renewal on $cbs, multiplexing) after them.
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { Client, Message } = require('azure-iot-device');
+const fs = require('node:fs');
+const rhea = require('rhea');
+const { Client, Message, SharedAccessKeyAuthenticationProvider } = require('azure-iot-device');
 const { Mqtt, MqttWs } = require('azure-iot-device-mqtt');
-const { Registry } = require('azure-iothub');
-const { startEmulator, hubConnectionString, getJson } = require('./helpers/emulator');
+const { Amqp, AmqpWs } = require('azure-iot-device-amqp');
+const { Registry, SharedAccessSignature } = require('azure-iothub');
+const { startEmulator, hubConnectionString, getJson, postJson, policyKeys } = require('./helpers/emulator');
 const { waitUntil, within } = require('./helpers/wait');
 
 // The registry's view of a device, read through the official Registry.
@@ -25,18 +30,26 @@ before(async () => {
 }, { timeout: 60000 });
 after(async () => { if (hub) await hub.stop(); }, { timeout: 30000 });
 
-// A new device identity, and its connection string.
-async function createDevice(id) {
+// Amqp goes to amqps://{HostName}, so HostName carries the emulator's AMQP port; the others use 443 and 8883.
+const transports = [
+  { name: 'Mqtt', Transport: Mqtt, suffix: '', host: () => 'localhost' },
+  { name: 'MqttWs', Transport: MqttWs, suffix: '-ws', host: () => 'localhost' },
+  { name: 'Amqp', Transport: Amqp, suffix: '-amqp', host: () => `localhost:${hub.amqpPort}` },
+  { name: 'AmqpWs', Transport: AmqpWs, suffix: '-amqpws', host: () => 'localhost' },
+];
+
+// A new device identity, and its connection string for the transport's host.
+async function createDevice(id, host = 'localhost') {
   const registry = Registry.fromConnectionString(hubConnectionString());
   const device = (await registry.create({ deviceId: id })).responseBody;
-  return `HostName=localhost;DeviceId=${id};SharedAccessKey=${device.authentication.symmetricKey.primaryKey}`;
+  return `HostName=${host};DeviceId=${id};SharedAccessKey=${device.authentication.symmetricKey.primaryKey}`;
 }
 
-for (const [name, Transport, suffix] of [['Mqtt', Mqtt, ''], ['MqttWs', MqttWs, '-ws']]) {
+for (const { name, Transport, suffix, host } of transports) {
   let deviceConnectionString;
   before(async () => {
     await hubStarted;
-    deviceConnectionString = await createDevice(`node-device${suffix}`);
+    deviceConnectionString = await createDevice(`node-device${suffix}`, host());
   });
 
   test(`${name}: sendEvent over ${name} lands in the event log with its ids, content type and properties`, async () => {
@@ -73,6 +86,8 @@ for (const [name, Transport, suffix] of [['Mqtt', Mqtt, ''], ['MqttWs', MqttWs, 
     const registry = Registry.fromConnectionString(hubConnectionString());
     const client = Client.fromConnectionString(deviceConnectionString, Transport);
     await client.open();
+    // Over AMQP, open() only signs in on $cbs: a device counts as connected from its first link (here the twin's).
+    await client.getTwin();
     assert.equal((await registry.get(`node-device${suffix}`)).responseBody.connectionState, 'Connected');
     await client.close();
     // The hub handles the DISCONNECT on its own time.
@@ -91,7 +106,7 @@ for (const [name, Transport, suffix] of [['Mqtt', Mqtt, ''], ['MqttWs', MqttWs, 
     const registry = Registry.fromConnectionString(hubConnectionString());
     const created = (await registry.create({ deviceId: `node-methods${suffix}` })).responseBody;
     const device = Client.fromConnectionString(
-      `HostName=localhost;DeviceId=node-methods${suffix};SharedAccessKey=${created.authentication.symmetricKey.primaryKey}`, Transport);
+      `HostName=${host()};DeviceId=node-methods${suffix};SharedAccessKey=${created.authentication.symmetricKey.primaryKey}`, Transport);
     await device.open();
     device.onDeviceMethod('setInterval', (request, response) => {
       response.send(200, { interval: request.payload.seconds, applied: true });
@@ -109,14 +124,13 @@ for (const [name, Transport, suffix] of [['Mqtt', Mqtt, ''], ['MqttWs', MqttWs, 
   });
 
   test(`${name}: cloud-to-device: the device client receives queued and live messages with their properties`, async () => {
-    const { postJson } = require('./helpers/emulator');
     const registry = Registry.fromConnectionString(hubConnectionString());
     const created = (await registry.create({ deviceId: `node-c2d${suffix}` })).responseBody;
     const [queuedStatus] = await postJson(`/emulator/devices/node-c2d${suffix}/messages`,
       { body: 'queued while offline', messageId: 'c2d-1', properties: { room: 'kitchen' } });
     assert.equal(queuedStatus, 200);
     const device = Client.fromConnectionString(
-      `HostName=localhost;DeviceId=node-c2d${suffix};SharedAccessKey=${created.authentication.symmetricKey.primaryKey}`, Transport);
+      `HostName=${host()};DeviceId=node-c2d${suffix};SharedAccessKey=${created.authentication.symmetricKey.primaryKey}`, Transport);
     const received = [];
     device.on('message', (message) => {
       received.push({ id: message.messageId, body: message.data.toString(), props: message.properties.propertyList });
@@ -133,7 +147,7 @@ for (const [name, Transport, suffix] of [['Mqtt', Mqtt, ''], ['MqttWs', MqttWs, 
     assert.deepEqual(received[0].props, [{ key: 'room', value: 'kitchen' }]);
     assert.deepEqual(JSON.parse(received[1].body), { on: true });
     // `complete` is a no-op over MQTT: the SDK's PUBACK, sent right after the 'message' event, completes
-    // the message. Wait for the hub to have counted both done, while the connection is still open.
+    // the message; over AMQP it is the delivery's outcome, accepted. Wait for the hub to have counted both done, while the connection is still open.
     await waitUntil('cloudToDeviceMessageCount of node-c2d to reach 0',
       async () => (await deviceTwinOf(registry, `node-c2d${suffix}`)).cloudToDeviceMessageCount === 0);
     await device.close();
@@ -145,7 +159,7 @@ for (const [name, Transport, suffix] of [['Mqtt', Mqtt, ''], ['MqttWs', MqttWs, 
     const registry = Registry.fromConnectionString(hubConnectionString());
     const created = (await registry.create({ deviceId: `node-twin${suffix}` })).responseBody;
     const device = Client.fromConnectionString(
-      `HostName=localhost;DeviceId=node-twin${suffix};SharedAccessKey=${created.authentication.symmetricKey.primaryKey}`, Transport);
+      `HostName=${host()};DeviceId=node-twin${suffix};SharedAccessKey=${created.authentication.symmetricKey.primaryKey}`, Transport);
     await device.open();
     const twin = await device.getTwin();
     assert.equal(twin.properties.desired.$version, 1);
@@ -171,11 +185,15 @@ for (const [name, Transport, suffix] of [['Mqtt', Mqtt, ''], ['MqttWs', MqttWs, 
     const registry = Registry.fromConnectionString(hubConnectionString());
     const created = (await registry.create({ deviceId: `node-twin-clear${suffix}` })).responseBody;
     const device = Client.fromConnectionString(
-      `HostName=localhost;DeviceId=node-twin-clear${suffix};SharedAccessKey=${created.authentication.symmetricKey.primaryKey}`, Transport);
+      `HostName=${host()};DeviceId=node-twin-clear${suffix};SharedAccessKey=${created.authentication.symmetricKey.primaryKey}`, Transport);
     await device.open();
     const deviceTwin = await device.getTwin();  // subscribes to desired-property changes
     const deltas = [];
     deviceTwin.on('properties.desired', (delta) => deltas.push(delta));
+    // The listener starts the desired-property feed (over AMQP a PUT on the twin link, answered in order):
+    // a reported update's answer after it shows the hub has heard it.
+    await new Promise((resolve, reject) =>
+      deviceTwin.properties.reported.update({ listening: true }, (err) => (err ? reject(err) : resolve())));
 
     const serviceTwin = (await registry.getTwin(`node-twin-clear${suffix}`)).responseBody;
     await serviceTwin.update({ tags: { site: 'north' }, properties: { desired: { interval: 5, mode: { eco: true } } } });
