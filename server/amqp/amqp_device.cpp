@@ -201,6 +201,7 @@ void AmqpDevice::DeliverCloudToDevice() {
     }
     if (leases.size() < static_cast<size_t>(credit)) more_cloud_to_device_ = false;
     for (const CloudToDeviceDelivery& d : leases) {
+      spdlog::debug("AMQP device {}: cloud-to-device {} ({}) sent", device_id(), d.lock_token, d.message.properties.message_id.value_or(""));
       const std::string tag = LockTokenTag(d.lock_token);
       pn_delivery_t* delivery = pn_delivery(link, pn_dtag(tag.data(), tag.size()));
       const std::string bytes = EncodeCloudToDevice(d.message);
@@ -223,6 +224,7 @@ void AmqpDevice::OnOutcome(pn_link_t* link, pn_delivery_t* delivery) {
   if (state == 0 && !pn_delivery_settled(delivery)) return;  // no outcome yet
   cloud_to_device_.erase(it);
   pn_delivery_settle(delivery);
+  spdlog::debug("AMQP device {}: cloud-to-device {} outcome {:#x}", device_id(), lock_token, state);
   Status settled = Status::Ok();
   try {
     switch (state) {

@@ -241,3 +241,201 @@ test('our monitor (iothub monitor) shows what the official device SDK sends, in 
   assert.deepEqual(events.map((e) => e.body.windSpeed), [10, 11, 12]);
   assert.ok(events.every((e) => e.applicationProperties.temperatureAlert === 'false'));
 });
+
+// ---- What only the AMQP transports have ----
+
+// A device's own SAS token for `resource` ("localhost/devices/{id}"), signed with its key, as the device SDK makes it.
+function deviceToken(resource, key, seconds) {
+  const { SharedAccessSignature: Sas } = require('azure-iot-common');
+  return Sas.create(encodeURIComponent(resource), null, key, Math.ceil(Date.now() / 1000) + seconds).toString();
+}
+
+// Resolves with the first of the named events on `emitter` ({ name, context }), rejects after 10 s.
+function next(emitter, names, what) {
+  return within(what, new Promise((resolve) => {
+    for (const n of names) emitter.once(n, (context) => resolve({ name: n, context }));
+  }));
+}
+
+// A raw AMQP connection (rhea, the AMQP client inside the SDK) to the emulator's AMQP over TLS.
+async function rheaConnect(options = {}) {
+  const connection = rhea.create_container().connect({ host: 'localhost', port: hub.amqpPort, transport: 'tls',
+    ca: fs.readFileSync(process.env.NODE_EXTRA_CA_CERTS), reconnect: false, ...options });
+  connection.on('disconnected', () => {});
+  const { name } = await next(connection, ['connection_open', 'connection_error', 'disconnected'], 'the connection');
+  assert.equal(name, 'connection_open');
+  return connection;
+}
+
+// $cbs put-token as azure-iot-amqp-base does it; resolves to the answer's status-code.
+async function putToken(connection, audience, token) {
+  const replyTo = `cbs-reply-${Math.random()}`;
+  const receiver = connection.open_receiver({ name: replyTo, source: '$cbs' });
+  const sender = connection.open_sender('$cbs');
+  await next(sender, ['sendable'], 'the $cbs sender');
+  const answered = next(receiver, ['message'], 'the put-token answer');
+  sender.send({ message_id: replyTo, reply_to: replyTo, body: token,
+    application_properties: { operation: 'put-token', type: 'servicebus.windows.net:sastoken', name: audience } });
+  const { context } = await answered;
+  return context.message.application_properties['status-code'];
+}
+
+// Sends one message on a sender link; resolves to the delivery's outcome event name (accepted, rejected, ...).
+async function sendOne(sender, message) {
+  await next(sender, ['sendable', 'sender_open'], 'the sender to open');
+  const outcome = next(sender, ['accepted', 'rejected', 'released', 'modified', 'sender_error'], 'the outcome');
+  sender.send(message);
+  return (await outcome).name;
+}
+
+for (const { name, Transport, suffix, host } of transports.filter((t) => t.name.startsWith('Amqp'))) {
+  test(`${name}: cloud-to-device reject and abandon: an abandoned message comes again, a rejected one is gone`, async () => {
+    const registry = Registry.fromConnectionString(hubConnectionString());
+    const id = `node-c2d-settle${suffix}`;
+    const connectionString = await createDevice(id, host());
+    const device = Client.fromConnectionString(connectionString, Transport);
+    const seen = [];
+    device.on('message', (message) => {
+      seen.push(message.messageId);
+      if (message.messageId === 'to-reject') return device.reject(message, () => {});
+      const first = seen.filter((m) => m === 'to-abandon').length === 1;
+      return first && message.messageId === 'to-abandon' ? device.abandon(message, () => {}) : device.complete(message, () => {});
+    });
+    await device.open();
+    // One message at a time: rhea 1.0.24 writes the outcomes of consecutive deliveries settled in the same tick
+    // as one disposition with the first one's outcome, so a reject right after an abandon would go out as an abandon.
+    const post = async (messageId) => assert.equal((await postJson(`/emulator/devices/${id}/messages`, { body: messageId, messageId }))[0], 200);
+    await post('to-abandon');
+    await waitUntil('to-abandon to come twice and then be completed', async () =>
+      seen.filter((m) => m === 'to-abandon').length === 2 && (await deviceTwinOf(registry, id)).cloudToDeviceMessageCount === 0);
+    await post('to-reject');
+    await waitUntil('to-reject to be received and leave the queue', async () =>
+      seen.includes('to-reject') && (await deviceTwinOf(registry, id)).cloudToDeviceMessageCount === 0);
+    // A message after it comes alone: the rejected one was not put back.
+    await post('after');
+    await waitUntil('the message after it', async () =>
+      seen.includes('after') && (await deviceTwinOf(registry, id)).cloudToDeviceMessageCount === 0);
+    await device.close();
+    assert.deepEqual(seen, ['to-abandon', 'to-abandon', 'to-reject', 'after']);
+  });
+
+  test(`${name}: with tokenRenewal the connection outlives its tokens, renewed on $cbs`, async () => {
+    const id = `node-renewal${suffix}`;
+    const connectionString = await createDevice(id, host());
+    // Tokens valid 4 s, renewed every 2 s.
+    const provider = SharedAccessKeyAuthenticationProvider.fromConnectionString(connectionString, 4, 2);
+    let renewals = 0;
+    provider.on('newTokenAvailable', () => { renewals += 1; });
+    const device = Client.fromAuthenticationProvider(provider, Transport);
+    const problems = [];
+    device.on('error', (err) => problems.push(err));
+    device.on('disconnect', (err) => problems.push(err || new Error('disconnect')));
+    const received = [];
+    device.on('message', (message) => { received.push(message.messageId); device.complete(message, () => {}); });
+    await device.open();
+    await device.sendEvent(new Message('before'));
+    await waitUntil('three token renewals (each token outlived)', () => renewals >= 3, { timeout: 15000 });
+    // The links opened under the first token still work: telemetry lands, cloud-to-device arrives.
+    await device.sendEvent(new Message('after'));
+    const [status] = await postJson(`/emulator/devices/${id}/messages`, { body: 'late', messageId: 'late' });
+    assert.equal(status, 200);
+    await waitUntil('the C2D message sent after the renewals', () => received.includes('late'));
+    assert.deepEqual(problems, []);
+    await device.close();
+    const events = await getJson(`/emulator/events?deviceId=${id}`);
+    assert.deepEqual(events.map((e) => e.body), ['before', 'after']);
+  });
+
+  test(`${name}: a module's links are refused as not implemented`, async () => {
+    const id = `node-module${suffix}`;
+    const deviceString = await createDevice(id, host());
+    const device = Client.fromConnectionString(`${deviceString};ModuleId=m1`, Transport);
+    await device.open();  // the token itself is the device's key's
+    await assert.rejects(device.sendEvent(new Message('from a module')), (err) => {
+      assert.equal(err.name, 'NotImplementedError');
+      assert.match(err.amqpError.description, /Module identities are not supported/);
+      return true;
+    });
+    await device.close();
+  });
+}
+
+test('AMQP: a device connecting elsewhere (MQTT) has its AMQP links detached', async () => {
+  const registry = Registry.fromConnectionString(hubConnectionString());
+  const key = (await registry.create({ deviceId: 'node-takeover' })).responseBody.authentication.symmetricKey.primaryKey;
+  const connection = await rheaConnect();
+  assert.equal(await putToken(connection, 'localhost/devices/node-takeover',
+    deviceToken('localhost/devices/node-takeover', key, 3600)), 200);
+  const receiver = connection.open_receiver({ source: { address: '/devices/node-takeover/messages/devicebound' }, autoaccept: false });
+  await next(receiver, ['receiver_open'], 'the C2D link to open');
+  const detached = next(receiver, ['receiver_error'], 'the C2D link to be detached');
+  const mqttDevice = Client.fromConnectionString(
+    `HostName=localhost;DeviceId=node-takeover;SharedAccessKey=${key}`, Mqtt);
+  await mqttDevice.open();
+  const { context } = await detached;
+  assert.equal(context.receiver.error.condition, 'amqp:link:detach-forced');
+  assert.equal((await deviceTwinOf(registry, 'node-takeover')).connectionState, 'Connected');  // over MQTT now
+  // Its messages go to the MQTT connection now.
+  const received = new Promise((resolve) => mqttDevice.on('message', (m) => { mqttDevice.complete(m, () => {}); resolve(m.messageId); }));
+  assert.equal((await postJson('/emulator/devices/node-takeover/messages', { body: 'x', messageId: 'to-mqtt' }))[0], 200);
+  assert.equal(await within('the message over MQTT', received), 'to-mqtt');
+  await mqttDevice.close();
+  connection.close();
+});
+
+test('AMQP: one connection carries several devices, each signed in by its own token on $cbs or by SASL PLAIN', async () => {
+  const registry = Registry.fromConnectionString(hubConnectionString());
+  const keys = {};
+  for (const id of ['mux-a', 'mux-b', 'mux-c']) {
+    keys[id] = (await registry.create({ deviceId: id })).responseBody.authentication.symmetricKey.primaryKey;
+  }
+  const connection = await rheaConnect();
+  for (const id of ['mux-a', 'mux-b']) {
+    assert.equal(await putToken(connection, encodeURIComponent(`localhost/devices/${id}`),
+      deviceToken(`localhost/devices/${id}`, keys[id], 3600)), 200);
+  }
+  for (const id of ['mux-a', 'mux-b']) {
+    const sender = connection.open_sender({ target: { address: `/devices/${id}/messages/events` } });
+    assert.equal(await sendOne(sender, { message_id: `${id}-1`, body: rhea.message.data_section(Buffer.from(id)) }),
+      'accepted');
+  }
+  for (const id of ['mux-a', 'mux-b']) {
+    const events = await getJson(`/emulator/events?deviceId=${id}`);
+    assert.deepEqual(events.map((e) => [e.body, e.properties.messageId]), [[id, `${id}-1`]]);
+    assert.equal((await deviceTwinOf(registry, id)).connectionState, 'Connected');
+  }
+  // mux-a's token does not open mux-c's links.
+  const refused = connection.open_sender({ target: { address: '/devices/mux-c/messages/events' } });
+  const { context } = await next(refused, ['sender_error'], 'the refusal');
+  assert.equal(context.sender.error.condition, 'amqp:unauthorized-access');
+  connection.close();
+  await waitUntil('mux-a and mux-b to be disconnected', async () =>
+    (await deviceTwinOf(registry, 'mux-a')).connectionState === 'Disconnected'
+      && (await deviceTwinOf(registry, 'mux-b')).connectionState === 'Disconnected');
+
+  // SASL PLAIN: {deviceId}@sas.{hub} and the device's token as password.
+  const plain = await rheaConnect({ username: 'mux-c@sas.emulator',
+    password: deviceToken('localhost/devices/mux-c', keys['mux-c'], 3600) });
+  const sender = plain.open_sender({ target: { address: '/devices/mux-c/messages/events' } });
+  assert.equal(await sendOne(sender, { body: rhea.message.data_section(Buffer.from('plain')) }), 'accepted');
+  const other = plain.open_sender({ target: { address: '/devices/mux-a/messages/events' } });
+  assert.equal((await next(other, ['sender_error'], 'the refusal')).context.sender.error.condition,
+    'amqp:unauthorized-access');
+  plain.close();
+});
+
+test('AMQP: a device link whose token expires unrenewed is detached with amqp:unauthorized-access', async () => {
+  const registry = Registry.fromConnectionString(hubConnectionString());
+  const key = (await registry.create({ deviceId: 'expiring' })).responseBody.authentication.symmetricKey.primaryKey;
+  const connection = await rheaConnect();
+  assert.equal(await putToken(connection, 'localhost/devices/expiring', deviceToken('localhost/devices/expiring', key, 3)), 200);
+  const receiver = connection.open_receiver({ source: { address: '/devices/expiring/messages/devicebound' }, autoaccept: false });
+  await next(receiver, ['receiver_open'], 'the C2D link to open');
+  assert.equal((await deviceTwinOf(registry, 'expiring')).connectionState, 'Connected');
+  const { name, context } = await next(receiver, ['receiver_error'], 'the detach at expiry');
+  assert.equal(name, 'receiver_error');
+  assert.equal(context.receiver.error.condition, 'amqp:unauthorized-access');
+  await waitUntil('the device to be disconnected', async () =>
+    (await deviceTwinOf(registry, 'expiring')).connectionState === 'Disconnected');
+  connection.close();
+});
