@@ -13,6 +13,8 @@ namespace {
 // Answers and requests a device may leave waiting for credit on one link before it loses the link.
 constexpr size_t kMaxQueued = 100;
 constexpr uint32_t kReceiverCredit = 100;
+// IoT Hub's device-to-cloud limit, the whole message counted (MQTT's is the same).
+constexpr size_t kMaxTelemetryBytes = 256 * 1024;
 
 // The delivery tag of a cloud-to-device message: its lock token's 16 bytes, as IoT Hub tags them.
 std::string LockTokenTag(const std::string& lock_token) {
@@ -117,6 +119,11 @@ void AmqpDevice::OnMessage(pn_link_t* link, pn_delivery_t* delivery, std::string
 }
 
 void AmqpDevice::HandleTelemetry(pn_link_t* link, pn_delivery_t* delivery, std::string bytes) {
+  if (bytes.size() > kMaxTelemetryBytes) {
+    return RejectDelivery(delivery, "amqp:link:message-size-exceeded",
+                          "A device-to-cloud message may hold at most " + std::to_string(kMaxTelemetryBytes) +
+                              " bytes; this one has " + std::to_string(bytes.size()));
+  }
   auto decoded = DecodeDeviceMessage(bytes);
   if (!decoded.ok()) {
     return RejectDelivery(delivery, decoded.status().code() == ErrorCode::kIotHubFormatError ? "amqp:decode-error"

@@ -346,6 +346,17 @@ for (const { name, Transport, suffix, host } of transports.filter((t) => t.name.
     assert.deepEqual(events.map((e) => e.body), ['before', 'after']);
   });
 
+  test(`${name}: a message over 256 KiB is refused with MessageTooLargeError, and the link stays usable`, async () => {
+    const id = `node-large${suffix}`;
+    const device = Client.fromConnectionString(await createDevice(id, host()), Transport);
+    await device.open();
+    await assert.rejects(device.sendEvent(new Message(Buffer.alloc(300 * 1024, 'x'))),
+      (err) => err.name === 'MessageTooLargeError');
+    await device.sendEvent(new Message('small'));
+    await device.close();
+    assert.deepEqual((await getJson(`/emulator/events?deviceId=${id}`)).map((e) => e.body), ['small']);
+  });
+
   test(`${name}: a module's links are refused as not implemented`, async () => {
     const id = `node-module${suffix}`;
     const deviceString = await createDevice(id, host());
