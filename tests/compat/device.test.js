@@ -450,3 +450,24 @@ test('AMQP: a device link whose token expires unrenewed is detached with amqp:un
     (await deviceTwinOf(registry, 'expiring')).connectionState === 'Disconnected');
   connection.close();
 });
+
+test('AMQP: a cloud-to-device message left unsettled when the connection ends comes again at once', async () => {
+  const registry = Registry.fromConnectionString(hubConnectionString());
+  const key = (await registry.create({ deviceId: 'unsettled' })).responseBody.authentication.symmetricKey.primaryKey;
+  assert.equal((await postJson('/emulator/devices/unsettled/messages', { body: 'x', messageId: 'kept' }))[0], 200);
+  const connection = await rheaConnect();
+  assert.equal(await putToken(connection, 'localhost/devices/unsettled', deviceToken('localhost/devices/unsettled', key, 3600)), 200);
+  const receiver = connection.open_receiver({ source: { address: '/devices/unsettled/messages/devicebound' }, autoaccept: false });
+  const { context } = await next(receiver, ['message'], 'the message on the raw link');
+  assert.equal(context.message.message_id, 'kept');
+  assert.equal(context.message.to, '/devices/unsettled/messages/devicebound');
+  assert.equal(context.delivery.tag.length, 16);  // the lock token's bytes, as IoT Hub tags it
+  connection.close();  // without settling it
+  // Its lock would hold it a minute; the hub gives it back as the connection ends.
+  const device = Client.fromConnectionString(`HostName=localhost:${hub.amqpPort};DeviceId=unsettled;SharedAccessKey=${key}`, Amqp);
+  const again = new Promise((resolve) => device.on('message', (m) => { device.complete(m, () => {}); resolve(m.messageId); }));
+  await device.open();
+  assert.equal(await within('the message again', again), 'kept');
+  await waitUntil('the queue to empty', async () => (await deviceTwinOf(registry, 'unsettled')).cloudToDeviceMessageCount === 0);
+  await device.close();
+});
