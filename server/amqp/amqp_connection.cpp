@@ -60,17 +60,30 @@ pn_delivery_t* SendMessage(pn_link_t* link, const std::string& bytes, uint64_t& 
   return d;
 }
 
+void TopUpCredit(pn_link_t* link) {
+  if (!(pn_link_state(link) & PN_LOCAL_ACTIVE)) return;
+  // Messages not yet settled (telemetry waiting for its commit) hold memory: past the bound the
+  // sender gets no more credit until settling frees some.
+  if (pn_link_credit(link) < kCreditBatch / 2 && pn_link_unsettled(link) < kMaxUnsettledIncoming) {
+    pn_link_flow(link, kCreditBatch);
+  }
+}
+
 void Accept(pn_delivery_t* delivery) {
+  pn_link_t* link = pn_delivery_link(delivery);
   pn_delivery_update(delivery, PN_ACCEPTED);
   pn_delivery_settle(delivery);
+  TopUpCredit(link);
 }
 
 void RejectDelivery(pn_delivery_t* delivery, const char* condition, const std::string& description) {
   pn_condition_t* c = pn_disposition_condition(pn_delivery_local(delivery));
   pn_condition_set_name(c, condition);
   pn_condition_set_description(c, description.c_str());
+  pn_link_t* link = pn_delivery_link(delivery);
   pn_delivery_update(delivery, PN_REJECTED);
   pn_delivery_settle(delivery);
+  TopUpCredit(link);
 }
 
 AmqpConnection::AmqpConnection(std::unique_ptr<transport::ByteStream> stream, const AmqpOptions& options,
@@ -276,7 +289,7 @@ void AmqpConnection::OnDelivery(pn_delivery_t* d) {
   std::string bytes = std::move(incoming_);
   incoming_.clear();
   handler_->OnMessage(link, d, std::move(bytes));
-  if (pn_link_credit(link) < 50 && (pn_link_state(link) & PN_LOCAL_ACTIVE)) pn_link_flow(link, 100);
+  TopUpCredit(link);
 }
 
 void AmqpConnection::DoRead() {

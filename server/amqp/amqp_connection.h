@@ -63,6 +63,11 @@ std::string LinkAddress(pn_link_t* link);
 // Sends one encoded message on a link we send on (the caller checked credit); the delivery,
 // already settled when the link sends pre-settled.
 pn_delivery_t* SendMessage(pn_link_t* link, const std::string& bytes, uint64_t& next_tag);
+// Credit for incoming messages, granted kCreditBatch at a time while fewer than
+// kMaxUnsettledIncoming wait for their settlement.
+inline constexpr int kCreditBatch = 100;
+inline constexpr int kMaxUnsettledIncoming = 256;
+void TopUpCredit(pn_link_t* link);
 // Settles a message we received: accepted.
 void Accept(pn_delivery_t* delivery);
 // Settles a message we received: rejected with an AMQP error, which the SDKs map to their own errors.
