@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "amqp/event_hub_links.h"
+#include "amqp/service_links.h"
 
 namespace iothub::amqp {
 namespace {
@@ -26,6 +27,7 @@ HubLinks::HubLinks(AmqpConnection& connection, const HubServices& services)
     : services_(services), claims_(services.sas) {
   const LinkContext context{connection, claims_};
   groups_.push_back(std::make_unique<EventHubLinks>(context, services));
+  if (services.cloud_to_device && services.feedback) groups_.push_back(std::make_unique<ServiceLinks>(context, services));
 }
 
 HubLinks::~HubLinks() = default;
