@@ -192,3 +192,63 @@ for (const [name, Transport, suffix] of [['Amqp', Amqp, ''], ['AmqpWs', AmqpWs, 
     });
   });
 }
+
+// The feedback node's settlement rules, with rhea (the AMQP client inside the SDKs) used directly: the SDK's
+// receiver accepts at once, so releasing is only reachable this way.
+test('feedback: a released batch comes again with the same records, an accepted one is gone; the tag is 16 bytes', async () => {
+  const fs = require('node:fs');
+  const rhea = require('rhea');
+  const { SharedAccessSignature } = require('azure-iothub');
+  await createDevice('svc-rhea');
+  const service = Client.fromConnectionString(serviceConnectionString(Amqp), Amqp);
+  const message = new Message('x');
+  message.messageId = 'rhea-1';
+  message.ack = 'negative';
+  await service.send('svc-rhea', message);
+  await service.close();
+  await deleteJson('/devices/svc-rhea/commands?api-version=2021-04-12');  // a Purged record
+
+  const connection = rhea.create_container().connect({ host: 'localhost', port: hub.amqpPort, transport: 'tls',
+    ca: fs.readFileSync(process.env.NODE_EXTRA_CA_CERTS), reconnect: false });
+  connection.on('disconnected', () => {});
+  try {
+    const audience = `localhost:${hub.amqpPort}`;
+    const cbsReplies = connection.open_receiver({ source: '$cbs', name: 'cbs' });
+    const cbs = connection.open_sender({ target: '$cbs' });
+    const reply = within('the put-token reply', new Promise((resolve) => cbsReplies.once('message', (c) => resolve(c.message))));
+    cbs.once('sendable', () => cbs.send({ to: '$cbs', message_id: 'put-1', reply_to: 'cbs',
+      application_properties: { operation: 'put-token', type: 'servicebus.windows.net:sastoken', name: audience },
+      body: SharedAccessSignature.create(audience, 'iothubowner', policyKeys.iothubowner,
+        Math.ceil(Date.now() / 1000) + 3600).toString() }));
+    assert.equal((await reply).application_properties['status-code'], 200);
+
+    const receiver = connection.open_receiver({ source: '/messages/serviceBound/feedback', autoaccept: false });
+    const deliveries = [];
+    const twice = within('the feedback batch twice', new Promise((resolve) => {
+      receiver.on('message', (context) => {
+        deliveries.push({ tag: Buffer.from(context.delivery.tag), body: Buffer.from(context.message.body.content).toString() });
+        if (deliveries.length === 1) context.delivery.release();
+        else { context.delivery.accept(); resolve(); }
+      });
+    }));
+    await twice;
+    assert.equal(deliveries[0].body, deliveries[1].body);
+    assert.deepEqual(JSON.parse(deliveries[0].body).map((r) => [r.originalMessageId, r.statusCode]), [['rhea-1', 'Purged']]);
+    assert.equal(deliveries[0].tag.length, 16);
+    assert.notDeepEqual(deliveries[0].tag, deliveries[1].tag);  // a new lock each time it is sent
+  } finally {
+    connection.close();
+  }
+  // Accepted: a new receiver gets nothing of it (a marker's record comes first, and alone).
+  const again = Client.fromConnectionString(serviceConnectionString(Amqp), Amqp);
+  await again.open();
+  const feedback = await feedbackOf(again);
+  const marker = new Message('m');
+  marker.messageId = 'rhea-marker';
+  marker.ack = 'negative';
+  await again.send('svc-rhea', marker);
+  await deleteJson('/devices/svc-rhea/commands?api-version=2021-04-12');
+  await waitUntil('the marker\'s feedback', () => feedback.records.length >= 1);
+  assert.deepEqual(feedback.records.map((r) => r.originalMessageId), ['rhea-marker']);
+  await again.close();
+});
