@@ -47,6 +47,14 @@ std::string_view View(pn_bytes_t b) { return {b.start, b.size}; }
 pn_bytes_t Bytes(std::string_view s) { return pn_bytes(s.size(), s.data()); }
 int64_t Millis(TimePoint t) { return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count(); }
 
+// An AMQP timestamp (ms since the epoch) as a time, from 1970 to 2200: a TimePoint counts nanoseconds
+// in 64 bits (to 2262), and times are added to.
+std::optional<TimePoint> TimeOf(int64_t ms) {
+  constexpr int64_t kLatest = 7'258'118'400'000;  // 2200-01-01T00:00:00Z
+  if (ms < 0 || ms > kLatest) return std::nullopt;
+  return TimePoint(std::chrono::milliseconds(ms));
+}
+
 std::string UuidText(const pn_uuid_t& u) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
@@ -78,8 +86,11 @@ Result<std::optional<std::string>> ScalarText(pn_data_t* d, const std::string& w
     case PN_LONG: return std::optional<std::string>(std::to_string(pn_data_get_long(d)));
     case PN_FLOAT: return std::optional<std::string>(nlohmann::json(pn_data_get_float(d)).dump());
     case PN_DOUBLE: return std::optional<std::string>(nlohmann::json(pn_data_get_double(d)).dump());
-    case PN_TIMESTAMP:
-      return std::optional<std::string>(FormatIso8601(TimePoint(std::chrono::milliseconds(pn_data_get_timestamp(d)))));
+    case PN_TIMESTAMP: {
+      auto time = TimeOf(pn_data_get_timestamp(d));
+      if (!time) return Status::ArgumentInvalid(what + " is a timestamp out of range");
+      return std::optional<std::string>(FormatIso8601(*time));
+    }
     default: return Status::ArgumentInvalid(what + " must be a string, a number, a uuid or binary");
   }
 }
@@ -111,8 +122,13 @@ Status ReadProperties(pn_data_t* d, CloudToDeviceMessage& m, std::optional<std::
       case 6: s = text("content-type", m.properties.content_type); break;
       case 7: s = text("content-encoding", m.properties.content_encoding); break;
       case 8:
-        if (type != PN_TIMESTAMP) s = Status::ArgumentInvalid("'absolute-expiry-time' must be a timestamp");
-        else m.expiry_time = TimePoint(std::chrono::milliseconds(pn_data_get_timestamp(d)));
+        if (type != PN_TIMESTAMP) {
+          s = Status::ArgumentInvalid("'absolute-expiry-time' must be a timestamp");
+        } else if (auto time = TimeOf(pn_data_get_timestamp(d))) {
+          m.expiry_time = *time;
+        } else {
+          s = Status::ArgumentInvalid("'absolute-expiry-time' is out of range");
+        }
         break;
       default: break;  // subject, reply-to, creation-time, groups: nothing a device is given
     }

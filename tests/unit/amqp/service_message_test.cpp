@@ -104,6 +104,12 @@ TEST_CASE("Service message: what is not a message for one device is ArgumentInva
   proton::message posing = FromSdk();
   posing.properties().put("$.mid", "x");
   refused(Encode(posing), "may not start with '$.'");
+  proton::message far = FromSdk();
+  far.expiry_time(proton::timestamp(8'031'158'888'876'040'547));  // past what a time point holds (fuzzing found it)
+  refused(Encode(far), "'absolute-expiry-time' is out of range");
+  proton::message far_property = FromSdk();
+  far_property.properties().put("when", proton::timestamp(-1));
+  refused(Encode(far_property), "is a timestamp out of range");
   refused("not AMQP at all", "not an encoded AMQP message");
   refused(std::string("\x00\x53\x75\xa1\x01x", 6), "A data section must be binary");
   refused(std::string("\x00\x53\x99\x45", 4), "not AMQP's");
