@@ -1,7 +1,8 @@
 // A client's bytes on the AMQP endpoint, as the server takes them: a real AmqpConnection
 // (Proton's server-mode connection driver, configured as for every connection: no
 // authentication required, SASL ANONYMOUS allowed, no encryption required) with the
-// hub's real link handling (HubLinks: $cbs, $management, partition receivers) over the
+// hub's real link handling (HubLinks: $cbs, $management, partition receivers, the service's
+// /messages/devicebound and feedback nodes) over the
 // in-memory hub of amqp_fuzz_hub.h. The input is read in pieces, then the stream ends.
 // Properties: no crash, leak or exception; the connection ends once its input does
 // (socket closed, nothing left to run); whatever the server wrote starts with an AMQP
@@ -27,6 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using fuzz::Check;
   auto& hub = fuzz::TheHub<fuzz::AmqpHub>();
   const std::string_view input(reinterpret_cast<const char*>(data), size);
+  hub.KeepFeedbackWaiting();  // for a feedback receiver to be sent something
 
   auto stream = std::make_unique<fuzz::MemoryStream>(hub.io.get_executor(), static_cast<uint32_t>(size * 2654435761u));
   fuzz::MemoryStream* bytes = stream.get();

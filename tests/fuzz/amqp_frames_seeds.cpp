@@ -27,6 +27,8 @@
 #include <proton/message_id.hpp>
 #include <proton/scalar.hpp>
 #include <proton/types.hpp>
+#include <proton/uuid.hpp>
+#include <proton/binary.hpp>
 #include <string>
 #include <vector>
 
@@ -134,6 +136,8 @@ class Client {
   // Status codes of the replies received on a link, and how many other messages.
   std::vector<int> replies(pn_link_t* l) const { return replies_.count(l) ? replies_.at(l) : std::vector<int>{}; }
   int messages(pn_link_t* l) const { return messages_.count(l) ? messages_.at(l) : 0; }
+  // The hub's outcomes (PN_ACCEPTED, PN_REJECTED, ...) of the messages sent on a link, in order.
+  std::vector<uint64_t> outcomes(pn_link_t* l) const { return outcomes_.count(l) ? outcomes_.at(l) : std::vector<uint64_t>{}; }
   bool remote_closed(pn_link_t* l) const { return pn_link_state(l) & PN_REMOTE_CLOSED; }
   bool remote_open(pn_link_t* l) const { return pn_link_state(l) & (PN_REMOTE_ACTIVE | PN_REMOTE_CLOSED); }
   std::string condition(pn_link_t* l) const {
@@ -155,7 +159,10 @@ class Client {
         pn_delivery_t* d = pn_event_delivery(e);
         pn_link_t* l = pn_delivery_link(d);
         if (pn_link_is_sender(l)) {
-          if (pn_delivery_updated(d)) pn_delivery_settle(d);
+          if (pn_delivery_updated(d)) {
+            outcomes_[l].push_back(pn_delivery_remote_state(d));
+            pn_delivery_settle(d);
+          }
           break;
         }
         if (!pn_delivery_readable(d) || pn_delivery_partial(d)) break;
@@ -189,6 +196,7 @@ class Client {
   std::map<pn_link_t*, std::deque<std::string>> outgoing_;
   std::map<pn_link_t*, std::vector<int>> replies_;
   std::map<pn_link_t*, int> messages_;
+  std::map<pn_link_t*, std::vector<uint64_t>> outcomes_;
   uint64_t tag_ = 0;
 };
 
@@ -478,6 +486,88 @@ int main(int argc, char** argv) {
                           receiver = c.Receiver("r", p3, {"r", "amqp.annotation.x-opt-sequence-number > '0'", 7, 2});
                         },
                         [&](Client& c) { return c.messages(receiver) >= 2; })}));
+  }
+
+  // The service Client (azure-iothub): a bare header, put-token for the hub's host name, cloud-to-device
+  // messages on /messages/devicebound (queued, and refused: unknown device, bad `to`, bad ack), feedback
+  // and file notifications, an unknown service node.
+  {
+    pn_link_t *cbs_out = nullptr, *cbs_in = nullptr, *c2d = nullptr, *feedback = nullptr, *files = nullptr,
+              *unknown = nullptr;
+    const AccessPolicy* owner = fuzz::DefaultPolicies().Find("iothubowner");
+    auto c2d_message = [](const std::string& to, const std::string& ack, const std::string& id) {
+      proton::message m;
+      m.to(to);
+      m.id(id);
+      m.correlation_id(proton::uuid::random());
+      m.content_type("application/json");
+      m.properties().put("iothub-ack", ack);
+      m.properties().put("room", "kitchen");
+      m.body(proton::binary(std::string("{\"on\":true}")));
+      m.inferred(true);
+      return m;
+    };
+    hub.KeepFeedbackWaiting();
+    write("service-c2d-feedback",
+          Converse(hub, false,
+                   {Do(
+                        [&](Client& c) {
+                          cbs_out = c.Sender("cbs-sender", "$cbs");
+                          cbs_in = c.Receiver("cbs", "$cbs");
+                          c.Send(cbs_out, PutToken(std::string("t"), "localhost",
+                                                   CreateSasToken("localhost", owner->primary_key, fuzz::kFarExpiry,
+                                                                  "iothubowner")));
+                        },
+                        [&](Client& c) { return c.replies(cbs_in).size() == 1; }),
+                    Do(
+                        [&](Client& c) {
+                          c2d = c.Sender("c2d", "/messages/devicebound");
+                          c.Send(c2d, c2d_message("/devices/dev1/messages/devicebound", "full", "m1"));
+                          c.Send(c2d, c2d_message("/devices/nosuch/messages/devicebound", "none", "m2"));
+                          c.Send(c2d, c2d_message("/devices/dev1/messages/events", "none", "m3"));
+                          c.Send(c2d, c2d_message("/devices/dev1/messages/devicebound", "sometimes", "m4"));
+                        },
+                        [&](Client& c) { return c.outcomes(c2d).size() == 4; }),
+                    Do(
+                        [&](Client& c) {
+                          feedback = c.Receiver("feedback", "/messages/serviceBound/feedback", {"feedback", {}, {}, 5});
+                          files = c.Receiver("files", "/messages/serviceBound/filenotifications", {"files", {}, {}, 5});
+                          unknown = c.Receiver("unknown", "/messages/serviceBound/nosuch");
+                        },
+                        [&](Client& c) {
+                          return c.messages(feedback) >= 1 && c.remote_open(files) && c.remote_closed(unknown);
+                        })}));
+  }
+
+  // Without a token, or with one of a policy without ServiceConnect, the service's nodes are refused.
+  {
+    pn_link_t *cbs_out = nullptr, *cbs_in = nullptr;
+    std::vector<pn_link_t*> refused;
+    const AccessPolicy* read = fuzz::DefaultPolicies().Find("registryRead");
+    write("service-refusals",
+          Converse(hub, false,
+                   {Do(
+                        [&](Client& c) {
+                          refused.push_back(c.Sender("early", "/messages/devicebound"));
+                          cbs_out = c.Sender("cbs-sender", "$cbs");
+                          cbs_in = c.Receiver("cbs", "$cbs");
+                          c.Send(cbs_out, PutToken(std::string("t"), "localhost",
+                                                   CreateSasToken("localhost", read->primary_key, fuzz::kFarExpiry,
+                                                                  "registryRead")));
+                        },
+                        [&](Client& c) { return c.replies(cbs_in).size() == 1 && c.remote_closed(refused[0]); }),
+                    Do(
+                        [&](Client& c) {
+                          refused.push_back(c.Sender("c2d", "/messages/devicebound"));
+                          refused.push_back(c.Receiver("feedback", "/messages/serviceBound/feedback"));
+                          refused.push_back(c.Receiver("wrong-way", "/messages/devicebound"));
+                        },
+                        [&](Client& c) {
+                          for (pn_link_t* l : refused) {
+                            if (!c.remote_closed(l)) return false;
+                          }
+                          return true;
+                        })}));
   }
   return 0;
 }

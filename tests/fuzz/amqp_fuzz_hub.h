@@ -1,8 +1,9 @@
-// What the AMQP fuzz targets (and the seed generator) serve from: the Event Hub-compatible
-// endpoint's services wired as server/app/main.cpp wires them (an event log over in-memory
-// SQLite holding a few events in every partition, the default policies, the readers'
-// rules, consumer groups $Default and "second"), an event loop to run connections on, and
-// an in-memory byte stream to feed an AmqpConnection with.
+// What the AMQP fuzz targets (and the seed generator) serve from: the hub's services wired
+// as server/app/main.cpp wires them (an event log over in-memory SQLite holding a few events
+// in every partition, the default policies, the readers' rules, consumer groups $Default and
+// "second"; the registry with devices dev1 and dev2 (keys kDeviceKey), their cloud-to-device
+// queues and the feedback queue, the devices' services), an event loop to run connections
+// on, and an in-memory byte stream to feed an AmqpConnection with.
 #pragma once
 
 #include <asio/io_context.hpp>
@@ -19,15 +20,27 @@
 #include "amqp/amqp_connection.h"
 #include "amqp/hub_links.h"
 #include "core/access_policy.h"
+#include "core/cloud_to_device.h"
+#include "core/cloud_to_device_feedback.h"
 #include "core/crypto.h"
+#include "core/device_authenticator.h"
+#include "core/device_connections.h"
+#include "core/device_session.h"
+#include "core/direct_methods.h"
 #include "core/event_log.h"
 #include "core/partition_readers.h"
+#include "core/registry.h"
 #include "core/sas_authenticator.h"
 #include "core/sas_token.h"
+#include "core/twins.h"
 #include "core/url_encoding.h"
 #include "fuzz_check.h"
+#include "storage/sqlite_cloud_to_device_store.h"
 #include "storage/sqlite_database.h"
+#include "storage/sqlite_device_store.h"
 #include "storage/sqlite_event_store.h"
+#include "storage/sqlite_subscription_store.h"
+#include "storage/sqlite_twin_store.h"
 #include "transport/byte_stream.h"
 #include "transport/pending_connections.h"
 
@@ -36,6 +49,8 @@ namespace iothub::fuzz {
 inline constexpr std::string_view kHubName = "emulator";
 inline constexpr int kPartitions = 4;
 inline constexpr int64_t kFarExpiry = 4'102'444'800;  // 2100-01-01, within kLatestTokenExpiry
+// The primary and secondary key of the fuzz hub's devices dev1 and dev2 (32 x 'a', base64).
+inline constexpr std::string_view kDeviceKey = "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE=";
 
 // The default policies, kept: Find returns a pointer into them.
 inline const AccessPolicies& DefaultPolicies() {
@@ -65,17 +80,37 @@ struct AmqpHub {
   storage::SqliteDatabase db{":memory:"};
   storage::SqliteEventStore store{db};
   EventLog log{store, EventLog::Options{kPartitions, std::chrono::hours(24), 4096, {}}};
+  storage::SqliteDeviceStore device_store{db};
+  storage::SqliteCloudToDeviceStore c2d_store{db};
+  storage::SqliteSubscriptionStore subscription_store{db};
+  storage::SqliteTwinStore twin_store{db};
+  DeviceConnections connections{device_store};
+  Registry registry{device_store, &connections};
   SasAuthenticator sas{AccessPolicies::Defaults(), {"localhost", "myhub.azure-devices.net"},
-                       [](const std::string&) -> std::optional<DeviceKeys> { return std::nullopt; }};
+                       [this](const std::string& id) { return registry.KeysOf(id); }};
+  DeviceAuthenticator device_authenticator{sas, registry};
+  DirectMethods methods{registry, connections};
+  CloudToDevice cloud_to_device{c2d_store, registry, connections};
+  CloudToDeviceFeedback feedback{c2d_store};
+  Twins twins{twin_store, registry, connections};
+  DeviceServices device_services{connections, log, subscription_store, methods, twins, cloud_to_device};
   PartitionReaders readers;
   amqp::HubServices services{log, sas, readers,
                              amqp::EntityInfo{std::string(kHubName), TimePoint(std::chrono::seconds(1'700'000'000)), "localhost", 5671},
-                             [](const std::string& g) { return SameGroup(g, "$Default") || SameGroup(g, "second"); }};
+                             [](const std::string& g) { return SameGroup(g, "$Default") || SameGroup(g, "second"); },
+                             &registry, &cloud_to_device, &feedback, &device_authenticator, &device_services};
   amqp::AmqpOptions options;
   std::atomic<size_t> pending{0};
   asio::io_context io;
 
   AmqpHub() {
+    for (const char* id : {"dev1", "dev2"}) {
+      DeviceSpec spec;
+      spec.device_id = id;
+      spec.primary_key = std::string(kDeviceKey);
+      spec.secondary_key = std::string(kDeviceKey);
+      Check(registry.Put(spec, {}).ok(), "the fuzz hub's devices are created");
+    }
     // At least 4 events in every partition, some with properties, for receivers to be sent.
     auto fewest = [this] {
       const std::vector<int64_t> next = log.NextSequenceNumbers();
@@ -96,6 +131,23 @@ struct AmqpHub {
       log.Append(std::move(e), [&stored](const Status& s) { stored.set_value(s); });
       Check(done.get().ok(), "the fuzz hub's events are stored");
     }
+    KeepFeedbackWaiting();
+  }
+
+  // At least one feedback record waiting (unlocked: a connection gives back what it held when
+  // it ends), so that a feedback receiver has something to be sent; made, when none is, by
+  // purging a message with ack full from dev2's queue.
+  void KeepFeedbackWaiting() {
+    if (auto batch = feedback.Receive(1)) {
+      Check(feedback.Abandon(batch->lock_token).ok(), "a feedback batch just received can be abandoned");
+      return;
+    }
+    CloudToDeviceMessage m;
+    m.device_id = "dev2";
+    m.ack = "full";
+    m.properties.message_id = "fuzz-feedback";
+    Check(cloud_to_device.Send(m).ok(), "dev2 takes a message");
+    Check(cloud_to_device.Purge("dev2").ok(), "dev2's queue can be purged");
   }
 
   // True when every reader's place in the partitions and groups a connection may use is free again.
