@@ -8,34 +8,11 @@
 #include <cstring>
 #include <memory>
 
+#include "amqp/amqp_message.h"
 #include "core/time_format.h"
 
 namespace iothub::amqp {
 namespace {
-
-// AMQP 1.0 §3.2: the sections of a message, by their descriptor codes.
-constexpr uint64_t kHeader = 0x70;
-constexpr uint64_t kMessageAnnotations = 0x72;
-constexpr uint64_t kProperties = 0x73;
-constexpr uint64_t kApplicationProperties = 0x74;
-constexpr uint64_t kData = 0x75;
-constexpr uint64_t kAmqpValue = 0x77;
-
-// Sections may also be described by name.
-constexpr std::pair<std::string_view, uint64_t> kSectionNames[] = {
-    {"amqp:header:list", 0x70},           {"amqp:delivery-annotations:map", 0x71},
-    {"amqp:message-annotations:map", 0x72}, {"amqp:properties:list", 0x73},
-    {"amqp:application-properties:map", 0x74}, {"amqp:data:binary", 0x75},
-    {"amqp:amqp-sequence:list", 0x76},    {"amqp:amqp-value:*", 0x77},
-    {"amqp:footer:map", 0x78}};
-
-// The latest time the codec turns into text or back: beyond it a nanosecond clock overflows.
-constexpr int64_t kLatestMillis = 7'258'118'400'000;  // 2200-01-01
-
-using DataPtr = std::unique_ptr<pn_data_t, decltype(&pn_data_free)>;
-
-std::string_view View(pn_bytes_t b) { return {b.start, b.size}; }
-pn_bytes_t Bytes(std::string_view s) { return pn_bytes(s.size(), s.data()); }
 
 // Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past U+10FFFF.
 bool IsUtf8(std::string_view s) {
@@ -70,18 +47,6 @@ bool IsUtf8(std::string_view s) {
   return true;
 }
 
-std::string UuidText(const pn_uuid_t& u) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    const auto b = static_cast<unsigned char>(u.bytes[i]);
-    out += kHex[b >> 4];
-    out += kHex[b & 0xF];
-  }
-  return out;
-}
-
 std::optional<pn_uuid_t> ParseUuid(std::string_view text) {
   pn_uuid_t u{};
   int n = 0;
@@ -110,19 +75,14 @@ std::string TimestampText(int64_t millis) {
   return FormatIso8601(TimePoint(std::chrono::milliseconds(millis)));
 }
 
-int64_t Millis(TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
 template <typename T>
 std::string Decimal(T n) {
   char buf[32];
   return std::string(buf, std::to_chars(buf, buf + sizeof buf, n).ptr);
 }
 
-// Reads a message's values: text that is not UTF-8 marks the whole message bad.
+// Maps a decoded message's values: text that is not UTF-8 marks the whole message bad.
 struct Reader {
-  pn_data_t* d;
   bool bad_text = false;
 
   std::string Checked(std::string_view s) {
@@ -130,90 +90,45 @@ struct Reader {
     return std::string(s);
   }
 
-  // The current value as text; nullopt for null and for what has no text (lists, maps, arrays, described).
-  std::optional<std::string> Text() {
-    switch (pn_data_type(d)) {
-      case PN_STRING: return Checked(View(pn_data_get_string(d)));
-      case PN_SYMBOL: return Checked(View(pn_data_get_symbol(d)));
-      case PN_BINARY: return Checked(View(pn_data_get_binary(d)));
-      case PN_BOOL: return std::string(pn_data_get_bool(d) ? "true" : "false");
-      case PN_UBYTE: return Decimal(unsigned{pn_data_get_ubyte(d)});
-      case PN_BYTE: return Decimal(int{pn_data_get_byte(d)});
-      case PN_USHORT: return Decimal(unsigned{pn_data_get_ushort(d)});
-      case PN_SHORT: return Decimal(int{pn_data_get_short(d)});
-      case PN_UINT: return Decimal(pn_data_get_uint(d));
-      case PN_INT: return Decimal(pn_data_get_int(d));
-      case PN_ULONG: return Decimal(pn_data_get_ulong(d));
-      case PN_LONG: return Decimal(pn_data_get_long(d));
-      case PN_FLOAT: return Decimal(pn_data_get_float(d));
-      case PN_DOUBLE: return Decimal(pn_data_get_double(d));
-      case PN_TIMESTAMP: return TimestampText(pn_data_get_timestamp(d));
-      case PN_UUID: return UuidText(pn_data_get_uuid(d));
+  // The value as text; nullopt for null and for what has no text (lists, maps, arrays, described).
+  std::optional<std::string> Text(const AmqpValue& v) {
+    using T = AmqpValue::Type;
+    switch (v.type) {
+      case T::kString:
+      case T::kSymbol:
+      case T::kBinary: return Checked(v.text);
+      case T::kBool:
+      case T::kUlong:
+      case T::kInteger:
+      case T::kUuid: return v.text;
+      case T::kFloat: return Decimal(static_cast<float>(v.number));
+      case T::kDouble: return Decimal(v.number);
+      case T::kTimestamp: return TimestampText(v.millis);
       default: return std::nullopt;
     }
   }
 
-  std::optional<AmqpId> Id() {
-    switch (pn_data_type(d)) {
-      case PN_STRING: return AmqpId{AmqpId::Type::kString, Checked(View(pn_data_get_string(d)))};
-      case PN_UUID: return AmqpId{AmqpId::Type::kUuid, UuidText(pn_data_get_uuid(d))};
-      case PN_ULONG: return AmqpId{AmqpId::Type::kUlong, Decimal(pn_data_get_ulong(d))};
-      case PN_BINARY: return AmqpId{AmqpId::Type::kBinary, std::string(View(pn_data_get_binary(d)))};
+  std::optional<AmqpId> Id(const AmqpValue& v) {
+    switch (v.type) {
+      case AmqpValue::Type::kString: return AmqpId{AmqpId::Type::kString, Checked(v.text)};
+      case AmqpValue::Type::kUuid: return AmqpId{AmqpId::Type::kUuid, v.text};
+      case AmqpValue::Type::kUlong: return AmqpId{AmqpId::Type::kUlong, v.text};
+      case AmqpValue::Type::kBinary: return AmqpId{AmqpId::Type::kBinary, v.text};
       default: return std::nullopt;
     }
   }
 
-  // A map section's entries with text keys and values (others left out).
-  void Map(Properties& out) {
-    if (pn_data_type(d) != PN_MAP) return;
-    const size_t entries = pn_data_get_map(d) / 2;
-    pn_data_enter(d);
-    for (size_t i = 0; i < entries; ++i) {
-      if (!pn_data_next(d)) break;
-      auto key = Text();
-      if (!pn_data_next(d)) break;
-      auto value = Text();
+  // A map's entries with text keys and values (others left out).
+  Properties Map(const AmqpEntries& entries) {
+    Properties out;
+    for (const auto& [k, v] : entries) {
+      auto key = Text(k);
+      auto value = Text(v);
       if (key && value) out.emplace_back(std::move(*key), std::move(*value));
     }
-    pn_data_exit(d);
-  }
-
-  void PropertiesList(DeviceMessage& m) {
-    if (pn_data_type(d) != PN_LIST) return;
-    const size_t fields = pn_data_get_list(d);
-    pn_data_enter(d);
-    for (size_t i = 0; i < fields && pn_data_next(d); ++i) {
-      switch (i) {
-        case 0: m.message_id = Id(); break;
-        case 1: if (pn_data_type(d) == PN_BINARY) m.user_id = Checked(View(pn_data_get_binary(d))); break;
-        case 2: m.to = Text(); break;
-        case 5: m.correlation_id = Id(); break;
-        case 6: m.content_type = Text(); break;
-        case 7: m.content_encoding = Text(); break;
-        case 8: if (pn_data_type(d) == PN_TIMESTAMP) m.absolute_expiry_time = Text(); break;
-        default: break;
-      }
-    }
-    pn_data_exit(d);
+    return out;
   }
 };
-
-std::optional<uint64_t> SectionCode(pn_data_t* d) {
-  if (pn_data_type(d) == PN_ULONG) return pn_data_get_ulong(d);
-  if (pn_data_type(d) == PN_SYMBOL) {
-    for (const auto& [name, code] : kSectionNames) {
-      if (View(pn_data_get_symbol(d)) == name) return code;
-    }
-  }
-  return std::nullopt;
-}
-
-// Writing.
-void BeginSection(pn_data_t* d, uint64_t code) {
-  pn_data_put_described(d);
-  pn_data_enter(d);
-  pn_data_put_ulong(d, code);
-}
 
 void PutId(pn_data_t* d, const std::optional<AmqpId>& id) {
   if (!id) return (void)pn_data_put_null(d);
@@ -237,47 +152,6 @@ void PutId(pn_data_t* d, const std::optional<AmqpId>& id) {
   pn_data_put_string(d, Bytes(id->text));
 }
 
-void PutText(pn_data_t* d, const std::optional<std::string>& s) {
-  if (s) {
-    pn_data_put_string(d, Bytes(*s));
-  } else {
-    pn_data_put_null(d);
-  }
-}
-
-void PutSymbol(pn_data_t* d, const std::optional<std::string>& s) {
-  if (s) {
-    pn_data_put_symbol(d, Bytes(*s));
-  } else {
-    pn_data_put_null(d);
-  }
-}
-
-pn_data_t* Fresh() {
-  thread_local DataPtr data(pn_data(16), &pn_data_free);
-  pn_data_clear(data.get());
-  return data.get();
-}
-
-void PutData(pn_data_t* d, std::string_view body) {
-  BeginSection(d, kData);
-  pn_data_put_binary(d, Bytes(body));
-  pn_data_exit(d);
-}
-
-std::string Encode(pn_data_t* d, size_t hint) {
-  std::string out(hint + 512, '\0');
-  for (;;) {
-    ssize_t n = pn_data_encode(d, out.data(), out.size());
-    if (n >= 0) {
-      out.resize(static_cast<size_t>(n));
-      return out;
-    }
-    if (n != PN_OVERFLOW) return {};  // cannot happen for what we put
-    out.resize(out.size() * 2);
-  }
-}
-
 }  // namespace
 
 const std::string* DeviceMessage::Annotation(std::string_view name) const {
@@ -295,45 +169,31 @@ const std::string* DeviceMessage::ApplicationProperty(std::string_view name) con
 }
 
 Result<DeviceMessage> DecodeDeviceMessage(std::string_view bytes) {
-  thread_local DataPtr data(pn_data(16), &pn_data_free);
-  pn_data_t* d = data.get();
-  DeviceMessage m;
-  Reader r{d};
-  bool body_seen = false;
-  while (!bytes.empty()) {
-    pn_data_clear(d);
-    const ssize_t used = pn_data_decode(d, bytes.data(), bytes.size());
-    if (used <= 0) return Status::FormatError("The message is not AMQP 1.0 encoded");
-    bytes.remove_prefix(static_cast<size_t>(used));
-    pn_data_rewind(d);
-    if (!pn_data_next(d) || pn_data_type(d) != PN_DESCRIBED) {
-      return Status::FormatError("A message section must be a described value");
-    }
-    pn_data_enter(d);
-    if (!pn_data_next(d)) return Status::FormatError("A message section has no descriptor");
-    const auto code = SectionCode(d);
-    if (!code) return Status::FormatError("Unknown message section");
-    if (!pn_data_next(d)) return Status::FormatError("A message section has no value");
-    switch (*code) {
-      case kMessageAnnotations: r.Map(m.annotations); break;
-      case kProperties: r.PropertiesList(m); break;
-      case kApplicationProperties: r.Map(m.application_properties); break;
-      case kData:
-        if (pn_data_type(d) != PN_BINARY) return Status::FormatError("A data section must hold binary");
-        m.body.append(View(pn_data_get_binary(d)));
-        body_seen = true;
-        break;
-      case kAmqpValue:
-        // Only a text or binary value is a body IoT Hub can store.
-        if (body_seen) break;
-        if (pn_data_type(d) == PN_BINARY) m.body = std::string(View(pn_data_get_binary(d)));
-        if (pn_data_type(d) == PN_STRING) m.body = r.Checked(View(pn_data_get_string(d)));
-        body_seen = true;
-        break;
-      default: break;  // header, delivery annotations, footer: nothing the hub keeps
-    }
-    pn_data_exit(d);
+  AmqpMessage a;
+  switch (DecodeAmqpMessage(bytes, a)) {
+    case AmqpFault::kNone: break;
+    case AmqpFault::kNotEncoded: return Status::FormatError("The message is not AMQP 1.0 encoded");
+    case AmqpFault::kNotDescribed: return Status::FormatError("A message section must be a described value");
+    case AmqpFault::kNoDescriptor: return Status::FormatError("A message section has no descriptor");
+    case AmqpFault::kUnknownSection: return Status::FormatError("Unknown message section");
+    case AmqpFault::kNoValue: return Status::FormatError("A message section has no value");
+    case AmqpFault::kDataNotBinary: return Status::FormatError("A data section must hold binary");
   }
+  // Left out: a properties section not a list, maps that are not maps, a second body, an
+  // amqp-sequence, sections of unknown codes; an amqp-value other than text or binary (no body).
+  Reader r;
+  DeviceMessage m;
+  m.message_id = r.Id(a.message_id);
+  if (a.user_id.type == AmqpValue::Type::kBinary) m.user_id = r.Checked(a.user_id.text);
+  m.to = r.Text(a.to);
+  m.correlation_id = r.Id(a.correlation_id);
+  m.content_type = r.Text(a.content_type);
+  m.content_encoding = r.Text(a.content_encoding);
+  if (a.absolute_expiry_time.type == AmqpValue::Type::kTimestamp) m.absolute_expiry_time = r.Text(a.absolute_expiry_time);
+  m.annotations = r.Map(a.annotations);
+  m.application_properties = r.Map(a.application_properties);
+  if (a.value_body.type == AmqpValue::Type::kString) r.Checked(a.value_body.text);
+  m.body = std::move(a.body);
   if (r.bad_text) return Status::ArgumentInvalid("A text in the message is not UTF-8");
   return m;
 }
@@ -400,9 +260,9 @@ Result<MethodAnswer> ParseMethodAnswer(DeviceMessage m) {
 }
 
 std::string EncodeCloudToDevice(const CloudToDeviceMessage& c) {
-  pn_data_t* d = Fresh();
+  pn_data_t* d = FreshData();
   // header: durable, priority, ttl, first-acquirer, delivery-count (earlier deliveries)
-  BeginSection(d, kHeader);
+  BeginSection(d, section::kHeader);
   pn_data_put_list(d);
   pn_data_enter(d);
   pn_data_put_bool(d, true);
@@ -414,21 +274,10 @@ std::string EncodeCloudToDevice(const CloudToDeviceMessage& c) {
   pn_data_exit(d);
 
   const SystemProperties& p = c.properties;
-  BeginSection(d, kProperties);
+  BeginSection(d, section::kProperties);
   pn_data_put_list(d);
   pn_data_enter(d);
-  PutText(d, p.message_id);
-  if (p.user_id) {
-    pn_data_put_binary(d, Bytes(*p.user_id));
-  } else {
-    pn_data_put_null(d);
-  }
-  PutText(d, "/devices/" + c.device_id + "/messages/devicebound");  // to
-  pn_data_put_null(d);                                               // subject
-  pn_data_put_null(d);                                               // reply-to
-  PutText(d, p.correlation_id);
-  PutSymbol(d, p.content_type);
-  PutSymbol(d, p.content_encoding);
+  PutPropertiesHead(d, p, "/devices/" + c.device_id + "/messages/devicebound");
   if (c.expiry_time != TimePoint{}) {
     pn_data_put_timestamp(d, std::clamp<int64_t>(Millis(c.expiry_time), 0, kLatestMillis));
   } else {
@@ -439,13 +288,10 @@ std::string EncodeCloudToDevice(const CloudToDeviceMessage& c) {
   pn_data_exit(d);
 
   if (!c.application_properties.empty() || c.ack != "none") {
-    BeginSection(d, kApplicationProperties);
+    BeginSection(d, section::kApplicationProperties);
     pn_data_put_map(d);
     pn_data_enter(d);
-    for (const auto& [name, value] : c.application_properties) {
-      pn_data_put_string(d, Bytes(name));
-      pn_data_put_string(d, Bytes(value));
-    }
+    PutEntries(d, c.application_properties);
     if (c.ack != "none") {
       pn_data_put_string(d, Bytes("iothub-ack"));
       pn_data_put_string(d, Bytes(c.ack));
@@ -453,14 +299,14 @@ std::string EncodeCloudToDevice(const CloudToDeviceMessage& c) {
     pn_data_exit(d);
     pn_data_exit(d);
   }
-  PutData(d, c.body);
-  return Encode(d, c.body.size());
+  PutDataSection(d, c.body);
+  return EncodeData(d, c.body.size());
 }
 
 std::string EncodeMethodRequest(std::string_view method_name, std::string_view request_id,
                                 std::string_view payload_json) {
-  pn_data_t* d = Fresh();
-  BeginSection(d, kProperties);
+  pn_data_t* d = FreshData();
+  BeginSection(d, section::kProperties);
   pn_data_put_list(d);
   pn_data_enter(d);
   for (int i = 0; i < 5; ++i) pn_data_put_null(d);  // message-id, user-id, to, subject, reply-to
@@ -468,21 +314,21 @@ std::string EncodeMethodRequest(std::string_view method_name, std::string_view r
   pn_data_exit(d);
   pn_data_exit(d);
 
-  BeginSection(d, kApplicationProperties);
+  BeginSection(d, section::kApplicationProperties);
   pn_data_put_map(d);
   pn_data_enter(d);
   pn_data_put_string(d, Bytes("IoThub-methodname"));
   pn_data_put_string(d, Bytes(method_name));
   pn_data_exit(d);
   pn_data_exit(d);
-  PutData(d, payload_json);
-  return Encode(d, payload_json.size());
+  PutDataSection(d, payload_json);
+  return EncodeData(d, payload_json.size());
 }
 
 std::string EncodeTwinAnswer(const std::optional<AmqpId>& correlation_id, int status, std::optional<int64_t> version,
                              std::string_view body) {
-  pn_data_t* d = Fresh();
-  BeginSection(d, kMessageAnnotations);
+  pn_data_t* d = FreshData();
+  BeginSection(d, section::kMessageAnnotations);
   pn_data_put_map(d);
   pn_data_enter(d);
   pn_data_put_symbol(d, Bytes("status"));
@@ -494,28 +340,28 @@ std::string EncodeTwinAnswer(const std::optional<AmqpId>& correlation_id, int st
   pn_data_exit(d);
   pn_data_exit(d);
 
-  BeginSection(d, kProperties);
+  BeginSection(d, section::kProperties);
   pn_data_put_list(d);
   pn_data_enter(d);
   for (int i = 0; i < 5; ++i) pn_data_put_null(d);
   PutId(d, correlation_id);
   pn_data_exit(d);
   pn_data_exit(d);
-  PutData(d, body);
-  return Encode(d, body.size());
+  PutDataSection(d, body);
+  return EncodeData(d, body.size());
 }
 
 std::string EncodeDesiredPatch(int64_t version, std::string_view patch_json) {
-  pn_data_t* d = Fresh();
-  BeginSection(d, kMessageAnnotations);
+  pn_data_t* d = FreshData();
+  BeginSection(d, section::kMessageAnnotations);
   pn_data_put_map(d);
   pn_data_enter(d);
   pn_data_put_symbol(d, Bytes("version"));
   pn_data_put_long(d, version);
   pn_data_exit(d);
   pn_data_exit(d);
-  PutData(d, patch_json);
-  return Encode(d, patch_json.size());
+  PutDataSection(d, patch_json);
+  return EncodeData(d, patch_json.size());
 }
 
 }  // namespace iothub::amqp
