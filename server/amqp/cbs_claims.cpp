@@ -12,17 +12,28 @@ TimePoint ExpiryOf(const Principal& p) { return TimePoint(std::chrono::seconds(p
 bool IsSegmentPrefix(std::string_view prefix, std::string_view path) {
   while (prefix.ends_with('/')) prefix.remove_suffix(1);
   if (prefix.empty()) return true;
-  if (path.size() < prefix.size()) return false;
-  // Event Hubs names are case-insensitive.
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(prefix[i])) != std::tolower(static_cast<unsigned char>(path[i]))) {
-      return false;
-    }
-  }
+  if (path.size() < prefix.size() || !SameName(prefix, path.substr(0, prefix.size()))) return false;
   return path.size() == prefix.size() || path[prefix.size()] == '/';
 }
 
 }  // namespace
+
+std::vector<std::string_view> PathSegments(std::string_view path) {
+  std::vector<std::string_view> out;
+  while (!path.empty()) {
+    size_t slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+bool SameName(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
 
 std::string EntityPath(std::string_view text, const SasAuthenticator& sas) {
   if (size_t scheme = text.find("://"); scheme != std::string_view::npos) {

@@ -18,6 +18,11 @@ namespace iothub::amqp {
 // are dropped when present (a first segment with a '.' or ':' or that is "localhost").
 std::string EntityPath(std::string_view audience_or_address, const SasAuthenticator& sas);
 
+// A path's '/'-separated segments ("a//b" has an empty one; "" has none).
+std::vector<std::string_view> PathSegments(std::string_view path);
+// Whether two names are the same ignoring ASCII case, as Event Hubs and IoT Hub compare them.
+bool SameName(std::string_view a, std::string_view b);
+
 class CbsClaims {
  public:
   // Distinct audiences one connection may hold tokens for: a client cannot grow the list without end.

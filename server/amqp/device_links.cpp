@@ -12,17 +12,6 @@
 namespace iothub::amqp {
 namespace {
 
-std::vector<std::string_view> Segments(std::string_view path) {
-  std::vector<std::string_view> out;
-  while (!path.empty()) {
-    size_t slash = path.find('/');
-    out.push_back(path.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    path.remove_prefix(slash + 1);
-  }
-  return out;
-}
-
 // com.microsoft:channel-correlation-id in a link's properties ("twin:{uuid}", "methods:{uuid}"), or "".
 std::string ChannelOf(pn_link_t* link) {
   pn_data_t* p = pn_link_remote_properties(link);
@@ -54,7 +43,7 @@ DeviceLinks::~DeviceLinks() {
 }
 
 bool DeviceLinks::OnLinkOpen(pn_link_t* link, const std::string& path) {
-  const auto segments = Segments(path);
+  const auto segments = PathSegments(path);
   if (segments.size() < 3 || segments[0] != "devices" || segments[1].empty()) return false;
   const std::string device_id(segments[1]);
   if (segments[2] == "modules") {

@@ -74,23 +74,6 @@ std::optional<int64_t> OwnerLevelOf(pn_link_t* link) {
   return level;
 }
 
-std::vector<std::string_view> Segments(std::string_view path) {
-  std::vector<std::string_view> out;
-  while (!path.empty()) {
-    size_t slash = path.find('/');
-    out.push_back(path.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    path.remove_prefix(slash + 1);
-  }
-  return out;
-}
-
-bool Same(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 }  // namespace
 
 EventHubLinks::EventHubLinks(LinkContext context, const HubServices& services)
@@ -99,15 +82,15 @@ EventHubLinks::EventHubLinks(LinkContext context, const HubServices& services)
 EventHubLinks::~EventHubLinks() { commits_.Reset(); }
 
 bool EventHubLinks::OnLinkOpen(pn_link_t* link, const std::string& path) {
-  const auto segments = Segments(path);
+  const auto segments = PathSegments(path);
   if (segments.size() >= 2 && segments[0] == "messages" && segments[1] == "events") {
     Redirect(link, path);
     return true;
   }
-  if (segments.empty() || !Same(segments[0], services_.entity.hub_name)) return false;
+  if (segments.empty() || !SameName(segments[0], services_.entity.hub_name)) return false;
   if (pn_link_is_receiver(link)) {
     RefuseLink(link, "amqp:not-allowed", "The Event Hub-compatible endpoint is read-only: devices send telemetry to the hub");
-  } else if (segments.size() == 5 && Same(segments[1], "ConsumerGroups") && Same(segments[3], "Partitions")) {
+  } else if (segments.size() == 5 && SameName(segments[1], "ConsumerGroups") && SameName(segments[3], "Partitions")) {
     OpenPartition(link, path, std::string(segments[2]), std::string(segments[4]));
   } else {
     RefuseLink(link, "amqp:not-found", "The messaging entity '" + LinkAddress(link) + "' could not be found");

@@ -16,12 +16,6 @@ namespace {
 
 constexpr size_t kMaxQueuedReplies = 100;
 
-bool Same(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 }  // namespace
 
 HubLinks::HubLinks(AmqpConnection& connection, const HubServices& services)
@@ -38,7 +32,7 @@ void HubLinks::OnLinkOpen(pn_link_t* link) {
   const std::string path = EntityPath(LinkAddress(link), services_.sas);
   if (path == "$cbs") return OpenNode(link, Node::kCbs);
   const std::string entity_management = services_.entity.hub_name + "/$management";
-  if (Same(path, "$management") || Same(path, entity_management)) return OpenNode(link, Node::kManagement);
+  if (SameName(path, "$management") || SameName(path, entity_management)) return OpenNode(link, Node::kManagement);
   for (auto& group : groups_) {
     if (!group->OnLinkOpen(link, path)) continue;
     if (pn_link_state(link) & PN_LOCAL_ACTIVE) owners_[link] = group.get();

@@ -16,14 +16,8 @@
 namespace iothub::amqp {
 namespace {
 
-bool Same(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 bool StartsWithSegment(std::string_view path, std::string_view segment) {
-  return path.size() >= segment.size() && Same(path.substr(0, segment.size()), segment) &&
+  return path.size() >= segment.size() && SameName(path.substr(0, segment.size()), segment) &&
          (path.size() == segment.size() || path[segment.size()] == '/');
 }
 
@@ -70,18 +64,18 @@ ServiceLinks::~ServiceLinks() {
 bool ServiceLinks::OnLinkOpen(pn_link_t* link, const std::string& path) {
   if (!StartsWithSegment(path, "messages")) return false;
   const bool we_receive = pn_link_is_receiver(link);
-  if (Same(path, "messages/devicebound")) {
+  if (SameName(path, "messages/devicebound")) {
     if (!we_receive) {
       RefuseLink(link, "amqp:not-allowed", "The back end sends cloud-to-device messages to /messages/devicebound; "
                                            "devices receive theirs on /devices/{deviceId}/messages/devicebound");
     } else {
       Open(link, path, Node::kDevicebound);
     }
-  } else if (Same(path, "messages/serviceBound/feedback") || Same(path, "messages/serviceBound/filenotifications")) {
+  } else if (SameName(path, "messages/serviceBound/feedback") || SameName(path, "messages/serviceBound/filenotifications")) {
     if (we_receive) {
       RefuseLink(link, "amqp:not-allowed", "'" + LinkAddress(link) + "' is read by the back end, not sent to");
     } else {
-      Open(link, path, Same(path, "messages/serviceBound/feedback") ? Node::kFeedback : Node::kFileNotifications);
+      Open(link, path, SameName(path, "messages/serviceBound/feedback") ? Node::kFeedback : Node::kFileNotifications);
     }
   } else {
     RefuseLink(link, "amqp:not-found", "The messaging entity '" + LinkAddress(link) + "' could not be found");
