@@ -16,7 +16,6 @@
 #include <proton/receiver.hpp>
 #include <proton/receiver_options.hpp>
 #include <proton/sender.hpp>
-#include <proton/ssl.hpp>
 #include <proton/timestamp.hpp>
 #include <proton/tracker.hpp>
 #include <proton/transport.hpp>
@@ -24,6 +23,7 @@
 
 #include <chrono>
 
+#include "amqp_client.h"
 #include "core/url_encoding.h"
 #include "hub_api.h"
 #include "iothub/sas_token.h"
@@ -60,10 +60,7 @@ class Sender : public proton::messaging_handler {
   void on_container_start(proton::container& c) override {
     proton::connection_options opts;
     opts.sasl_enabled(false);  // as the service SDK: a bare AMQP header, then $cbs
-    opts.virtual_host(o_.host);
-    if (o_.tls) opts.ssl_client_options(proton::ssl_client_options(o_.ca_file, proton::ssl::VERIFY_PEER_NAME));
-    const std::string url = std::string(o_.tls ? "amqps://" : "amqp://") + o_.host + ":" + std::to_string(o_.port);
-    connection_ = c.connect(url, opts);
+    connection_ = ConnectToHub(c, opts, o_.host, o_.port, o_.tls, o_.ca_file);
     start_ = std::chrono::steady_clock::now();
     Tick(c);
   }
@@ -75,8 +72,6 @@ class Sender : public proton::messaging_handler {
 
   void on_sendable(proton::sender& s) override {
     if (s == cbs_ && !token_put_) {
-      const auto expiry = std::chrono::duration_cast<std::chrono::seconds>(
-                              std::chrono::system_clock::now().time_since_epoch()).count() + 3600;
       proton::message put;
       put.to("$cbs");
       put.id(std::string("put-token"));
@@ -84,7 +79,7 @@ class Sender : public proton::messaging_handler {
       put.properties().put("operation", "put-token");
       put.properties().put("type", "servicebus.windows.net:sastoken");
       put.properties().put("name", o_.host_name);
-      put.body(client::MakeSasToken(o_.host_name, o_.key, expiry, o_.policy));
+      put.body(client::MakeSasToken(o_.host_name, o_.key, TokenExpiry(), o_.policy));
       s.send(put);
       token_put_ = true;
     } else if (s == devicebound_ && !sent_) {

@@ -14,7 +14,6 @@
 #include <proton/receiver_options.hpp>
 #include <proton/sender.hpp>
 #include <proton/source_options.hpp>
-#include <proton/ssl.hpp>
 #include <proton/target_options.hpp>
 #include <proton/timestamp.hpp>
 #include <proton/transport.hpp>
@@ -26,6 +25,7 @@
 #include <map>
 #include <vector>
 
+#include "amqp_client.h"
 #include "core/time_format.h"
 #include "hub_api.h"
 #include "iothub/sas_token.h"
@@ -111,10 +111,7 @@ class Monitor : public proton::messaging_handler {
     // The bare policy name: the hub's name is not in a host name like localhost, and the redirect tells it.
     opts.user(o_.policy).password(Password());
     opts.sasl_allowed_mechs("PLAIN").sasl_allow_insecure_mechs(true);
-    opts.virtual_host(o_.host);
-    if (o_.tls) opts.ssl_client_options(proton::ssl_client_options(o_.ca_file, proton::ssl::VERIFY_PEER_NAME));
-    const std::string url = std::string(o_.tls ? "amqps://" : "amqp://") + o_.host + ":" + std::to_string(o_.port);
-    connection_ = c.connect(url, opts);
+    connection_ = ConnectToHub(c, opts, o_.host, o_.port, o_.tls, o_.ca_file);
     start_ = std::chrono::steady_clock::now();
     Tick(c);
   }
@@ -166,9 +163,7 @@ class Monitor : public proton::messaging_handler {
 
  private:
   std::string Password() const {
-    const auto expiry = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::system_clock::now().time_since_epoch()).count() + 3600;
-    return client::MakeSasToken(o_.host + "/messages/events", o_.key, expiry, o_.policy);
+    return client::MakeSasToken(o_.host + "/messages/events", o_.key, TokenExpiry(), o_.policy);
   }
 
   // The lookup link ends with the redirect that names the entity; any other end is a failure.
