@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
-#include <cstring>
-#include <memory>
 
 #include "amqp/amqp_message.h"
 #include "core/time_format.h"
@@ -150,6 +148,23 @@ void PutId(pn_data_t* d, const std::optional<AmqpId>& id) {
       return;
   }
   pn_data_put_string(d, Bytes(id->text));
+}
+
+// The annotations of the twin link's messages: `status` and `version`, each when there is one.
+void PutTwinAnnotations(pn_data_t* d, std::optional<int> status, std::optional<int64_t> version) {
+  BeginSection(d, section::kMessageAnnotations);
+  pn_data_put_map(d);
+  pn_data_enter(d);
+  if (status) {
+    pn_data_put_symbol(d, Bytes("status"));
+    pn_data_put_int(d, *status);
+  }
+  if (version) {
+    pn_data_put_symbol(d, Bytes("version"));
+    pn_data_put_long(d, *version);
+  }
+  pn_data_exit(d);
+  pn_data_exit(d);
 }
 
 }  // namespace
@@ -328,17 +343,7 @@ std::string EncodeMethodRequest(std::string_view method_name, std::string_view r
 std::string EncodeTwinAnswer(const std::optional<AmqpId>& correlation_id, int status, std::optional<int64_t> version,
                              std::string_view body) {
   pn_data_t* d = FreshData();
-  BeginSection(d, section::kMessageAnnotations);
-  pn_data_put_map(d);
-  pn_data_enter(d);
-  pn_data_put_symbol(d, Bytes("status"));
-  pn_data_put_int(d, status);
-  if (version) {
-    pn_data_put_symbol(d, Bytes("version"));
-    pn_data_put_long(d, *version);
-  }
-  pn_data_exit(d);
-  pn_data_exit(d);
+  PutTwinAnnotations(d, status, version);
 
   BeginSection(d, section::kProperties);
   pn_data_put_list(d);
@@ -353,13 +358,7 @@ std::string EncodeTwinAnswer(const std::optional<AmqpId>& correlation_id, int st
 
 std::string EncodeDesiredPatch(int64_t version, std::string_view patch_json) {
   pn_data_t* d = FreshData();
-  BeginSection(d, section::kMessageAnnotations);
-  pn_data_put_map(d);
-  pn_data_enter(d);
-  pn_data_put_symbol(d, Bytes("version"));
-  pn_data_put_long(d, version);
-  pn_data_exit(d);
-  pn_data_exit(d);
+  PutTwinAnnotations(d, std::nullopt, version);
   PutDataSection(d, patch_json);
   return EncodeData(d, patch_json.size());
 }

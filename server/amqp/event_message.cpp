@@ -3,8 +3,6 @@
 #include <proton/codec.h>
 
 #include <chrono>
-#include <cstring>
-#include <memory>
 
 #include "amqp/amqp_message.h"
 

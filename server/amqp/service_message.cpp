@@ -5,8 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
-#include <cstring>
-#include <memory>
 #include <tuple>
 
 #include "amqp/amqp_message.h"
@@ -41,13 +39,15 @@ Result<std::optional<std::string>> ScalarText(const AmqpValue& v, const std::str
 }
 
 // The properties section's fields a device is given (subject, reply-to, creation-time and groups are not).
-Status ReadProperties(const AmqpMessage& a, CloudToDeviceMessage& m) {
+Status ReadProperties(const AmqpMessage& a, CloudToDeviceMessage& m, std::optional<std::string>& to) {
   if (a.properties_not_list) return Status::ArgumentInvalid("The properties section must be a list");
   SystemProperties& p = m.properties;
   const std::tuple<const AmqpValue&, std::optional<std::string>&, const char*> texts[] = {
       {a.message_id, p.message_id, "message-id"},       {a.user_id, p.user_id, "user-id"},
       {a.correlation_id, p.correlation_id, "correlation-id"}, {a.content_type, p.content_type, "content-type"},
       {a.content_encoding, p.content_encoding, "content-encoding"}};
+  if (a.to.type == AmqpValue::Type::kString) to = a.to.text;
+  else if (a.to.type != AmqpValue::Type::kNull) return Status::ArgumentInvalid("'to' must be a string");
   for (const auto& [field, into, name] : texts) {
     auto value = ScalarText(field, name);
     if (!value.ok()) return value.status();
@@ -107,7 +107,21 @@ std::optional<std::string> DeviceIdOfAddress(std::string_view to) {
 
 Result<CloudToDeviceMessage> DecodeServiceMessage(std::string_view bytes) {
   AmqpMessage a;
-  switch (DecodeAmqpMessage(bytes, a)) {
+  const AmqpFault fault = DecodeAmqpMessage(bytes, a);
+  // What came before a section that could not be read is judged first: the first problem is the one told.
+  CloudToDeviceMessage m;
+  std::optional<std::string> to;
+  if (Status s = ReadProperties(a, m, to); !s.ok()) return s;
+  if (Status s = ReadApplicationProperties(a, m); !s.ok()) return s;
+  if (a.extra_value) return Status::ArgumentInvalid("A message has one body");
+  const AmqpValue::Type value = a.value_body.type;
+  if (value != AmqpValue::Type::kNull && value != AmqpValue::Type::kString && value != AmqpValue::Type::kBinary) {
+    return Status::ArgumentInvalid("An amqp-value body must be a string or binary");
+  }
+  if (a.sequence_body) return Status::ArgumentInvalid("An amqp-sequence body cannot be given to a device");
+  // Header, annotations and footer: nothing IoT Hub hands a device.
+  if (a.unknown_code) return Status::ArgumentInvalid("The message has a section that is not AMQP's");
+  switch (fault) {
     case AmqpFault::kNone: break;
     case AmqpFault::kNotEncoded: return Status::ArgumentInvalid("The message is not an encoded AMQP message");
     case AmqpFault::kNotDescribed: return Status::ArgumentInvalid("An AMQP message is made of described sections");
@@ -116,27 +130,13 @@ Result<CloudToDeviceMessage> DecodeServiceMessage(std::string_view bytes) {
     case AmqpFault::kUnknownSection: return Status::ArgumentInvalid("The message has a section that is not AMQP's");
     case AmqpFault::kDataNotBinary: return Status::ArgumentInvalid("A data section must be binary");
   }
-  // Header, annotations and footer: nothing IoT Hub hands a device.
-  if (a.unknown_code) return Status::ArgumentInvalid("The message has a section that is not AMQP's");
-  CloudToDeviceMessage m;
-  if (Status s = ReadProperties(a, m); !s.ok()) return s;
-  if (Status s = ReadApplicationProperties(a, m); !s.ok()) return s;
-  if (a.extra_value) return Status::ArgumentInvalid("A message has one body");
-  if (a.sequence_body) return Status::ArgumentInvalid("An amqp-sequence body cannot be given to a device");
-  const AmqpValue::Type value = a.value_body.type;
-  if (value != AmqpValue::Type::kNull && value != AmqpValue::Type::kString && value != AmqpValue::Type::kBinary) {
-    return Status::ArgumentInvalid("An amqp-value body must be a string or binary");
-  }
-  m.body = std::move(a.body);
-  std::optional<std::string> to;
-  if (a.to.type == AmqpValue::Type::kString) to = a.to.text;
-  else if (a.to.type != AmqpValue::Type::kNull) return Status::ArgumentInvalid("'to' must be a string");
   if (!to) return Status::ArgumentInvalid("The message has no 'to': set it to /devices/{deviceId}/messages/devicebound");
   auto device = DeviceIdOfAddress(*to);
   if (!device) {
     return Status::ArgumentInvalid("The message's 'to' is '" + *to + "', not /devices/{deviceId}/messages/devicebound");
   }
   m.device_id = std::move(*device);
+  m.body = std::move(a.body);
   return m;
 }
 
