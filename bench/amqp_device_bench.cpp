@@ -8,6 +8,7 @@
 // asserts nothing (see bench/README.md).
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -74,24 +75,32 @@ void RemoveDatabase(const fs::path& dir) {
 // One telemetry phase: every device sends n messages at once; msg/s until the last acknowledgement.
 struct Rate {
   double rate = 0;
-  double cpu_us = 0;  // the emulator's CPU per message
+  double cpu_us = 0;         // the emulator's CPU per message
+  double client_cpu_us = 0;  // this process' (the clients')
 };
+
+double SelfCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
 
 template <class Device>
 Rate SendAll(const Emulator& hub, std::vector<Device*> devices, int n, const std::string& payload,
              const std::function<void(Device&, int)>& send) {
-  const double cpu = ProcCpuSeconds(hub.pid);
+  const double cpu = ProcCpuSeconds(hub.pid), self = SelfCpuSeconds();
   const auto start = Clock::now();
   std::vector<std::thread> threads;
   for (Device* d : devices) threads.emplace_back([&, d] { send(*d, n); });
   for (auto& t : threads) t.join();
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   const double total = static_cast<double>(n) * static_cast<double>(devices.size());
-  return {total / seconds, (ProcCpuSeconds(hub.pid) - cpu) * 1e6 / total};
+  return {total / seconds, (ProcCpuSeconds(hub.pid) - cpu) * 1e6 / total, (SelfCpuSeconds() - self) * 1e6 / total};
 }
 
 struct TelemetryFigures {
-  std::vector<double> rate[2][2], cpu[2][2];  // [MQTT, AMQP][1 device, K devices]
+  std::vector<double> rate[2][2], cpu[2][2], client[2][2];  // [MQTT, AMQP][1 device, K devices]
   int64_t expected = 0, stored = 0;
   int64_t amqp_rejected = 0;
 };
@@ -140,8 +149,9 @@ void Telemetry(const Options& o, const Emulator& hub, ProtonClients& proton, Tel
         f.expected += static_cast<int64_t>(o.messages) * (k ? o.devices : 1);
         f.rate[proto][k].push_back(rate.rate);
         f.cpu[proto][k].push_back(rate.cpu_us);
-        std::printf("  run %d, %d device(s), %s: %8.0f msg/s, emulator CPU %.1f us/msg\n", r + 1, k ? o.devices : 1,
-                    proto ? "AMQP" : "MQTT", rate.rate, rate.cpu_us);
+        f.client[proto][k].push_back(rate.client_cpu_us);
+        std::printf("  run %d, %d device(s), %s: %8.0f msg/s, CPU per message: emulator %.1f us, clients %.1f us\n",
+                    r + 1, k ? o.devices : 1, proto ? "AMQP" : "MQTT", rate.rate, rate.cpu_us, rate.client_cpu_us);
         std::fflush(stdout);
       }
     }
@@ -151,13 +161,12 @@ void Telemetry(const Options& o, const Emulator& hub, ProtonClients& proton, Tel
 
 void CloudToDevice(const Options& o, const Emulator& hub, ProtonClients& proton, C2dFigures& f) {
   const AmqpTarget target(hub.amqp_port, hub.ca());
-  std::unique_ptr<AmqpService> service;  // the device wakes it after each completion
-  AmqpDevice device(proton, target, "c2d-0", o.DeviceSignIn(), AmqpDevice::Links{.c2d = true}, [&] {
-    if (service) service->Wake();
-  });
-  if (!device.WaitReady(20s)) throw std::runtime_error("the C2D device did not get ready: " + device.error());
-  service = std::make_unique<AmqpService>(proton, target);
+  auto service = std::make_unique<AmqpService>(proton, target);
   if (!service->WaitReady(20s)) throw std::runtime_error("the service did not get ready: " + service->error());
+  // The device wakes the service's sender after each completion (the window counts completions).
+  AmqpDevice device(proton, target, "c2d-0", o.DeviceSignIn(), AmqpDevice::Links{.c2d = true},
+                    [s = service.get()] { s->Wake(); });
+  if (!device.WaitReady(20s)) throw std::runtime_error("the C2D device did not get ready: " + device.error());
   const std::string payload(o.size, 'c');
   auto completed = [&device] { return device.completed(); };
   auto run = [&](int n) -> std::optional<C2dRun> {
@@ -305,13 +314,14 @@ int Run(const Options& o) {
   if (o.Has("telemetry")) {
     std::printf("telemetry, %d-byte messages, %d unacknowledged per device; median of %d (runs)\n", o.size,
                 o.inflight, o.repeats);
-    std::printf("  %-10s %-32s %-32s %6s  emulator CPU/msg MQTT, AMQP\n", "", "MQTT (PUBACK)", "AMQP (accepted)",
-                "AMQP/MQTT");
+    std::printf("  %-10s %-32s %-32s %6s  CPU/msg MQTT, AMQP: emulator; clients\n", "", "MQTT (PUBACK)",
+                "AMQP (accepted)", "AMQP/MQTT");
     for (int k = 0; k < 2; ++k) {
       const double m = Median(telemetry.rate[0][k]), a = Median(telemetry.rate[1][k]);
-      std::printf("  %d device%s  %8.0f (%-21s) %8.0f (%-21s) %6.2f  %.1f us, %.1f us\n", k ? o.devices : 1,
-                  k ? "s" : " ", m, Runs(telemetry.rate[0][k]).c_str(), a, Runs(telemetry.rate[1][k]).c_str(),
-                  m > 0 ? a / m : 0.0, Median(telemetry.cpu[0][k]), Median(telemetry.cpu[1][k]));
+      std::printf("  %d device%s  %8.0f (%-21s) %8.0f (%-21s) %6.2f  %.1f, %.1f us; %.1f, %.1f us\n",
+                  k ? o.devices : 1, k ? "s" : " ", m, Runs(telemetry.rate[0][k]).c_str(), a,
+                  Runs(telemetry.rate[1][k]).c_str(), m > 0 ? a / m : 0.0, Median(telemetry.cpu[0][k]),
+                  Median(telemetry.cpu[1][k]), Median(telemetry.client[0][k]), Median(telemetry.client[1][k]));
     }
     std::printf("  AMQP messages rejected: %lld; events in the log after shutdown: %lld of %lld\n",
                 static_cast<long long>(telemetry.amqp_rejected), static_cast<long long>(telemetry.stored),
