@@ -178,8 +178,8 @@ class AmqpService : public AmqpClient {
                     std::function<int64_t()> completed);
   // Wakes the sender after a completion (any thread).
   void Wake();
-  // Waits until the service had `n` C2D messages accepted (or rejected) and `records` feedback
-  // records; the time the last record arrived, or nullopt after `timeout`.
+  // Waits until the service had `n` C2D messages accepted and `records` feedback records (refused
+  // ones are sent again); the time the last record arrived, or nullopt after `timeout`.
   std::optional<Clock::time_point> WaitFeedback(int64_t n, int64_t records, std::chrono::seconds timeout);
   int64_t sent_accepted();
   int64_t sent_rejected();
@@ -201,7 +201,9 @@ class AmqpService : public AmqpClient {
   bool sender_ready_ = false, receiver_open_ = false;
   // Sending, on the connection's thread.
   std::string device_address_, payload_;
-  int to_send_ = 0, sent_ = 0, window_ = 0;
+  int to_send_ = 0, sent_ = 0, window_ = 0;  // sent_: not refused
+  int64_t next_id_ = 0;
+  bool backoff_ = false;  // refused: wait for the device's next completion
   std::function<int64_t()> completed_;
   // Under mu_.
   int64_t accepted_ = 0, rejected_ = 0, records_ = 0, success_ = 0;
