@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/url_encoding.h"
+
 namespace iothub::amqp {
 namespace {
 
@@ -37,6 +39,9 @@ std::string EntityPath(std::string_view text, const SasAuthenticator& sas) {
 }
 
 Status CbsClaims::Put(std::string_view audience, std::string_view token, Permissions any_of) {
+  // The device SDKs put the token's `sr` as it is written in the token: URL-encoded.
+  std::optional<std::string> decoded;
+  if (audience.find('%') != std::string_view::npos && (decoded = UrlDecode(audience))) audience = *decoded;
   std::string path = EntityPath(audience, sas_);
   auto principal = sas_.Authorize(token, path, any_of);
   if (!principal.ok()) return principal.status();

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "amqp/device_links.h"
 #include "amqp/event_hub_links.h"
 
 namespace iothub::amqp {
@@ -26,6 +27,7 @@ HubLinks::HubLinks(AmqpConnection& connection, const HubServices& services)
     : services_(services), claims_(services.sas) {
   const LinkContext context{connection, claims_};
   groups_.push_back(std::make_unique<EventHubLinks>(context, services));
+  if (services.devices && services.device) groups_.push_back(std::make_unique<DeviceLinks>(context, services));
 }
 
 HubLinks::~HubLinks() = default;

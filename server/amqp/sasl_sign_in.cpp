@@ -68,6 +68,13 @@ void SaslSignIn::Install(pn_transport_t* transport) {
 PlainCheck PolicyPlainCheck(const SasAuthenticator& sas, std::string hub_name) {
   return [&sas, hub_name = std::move(hub_name)](const std::string& user,
                                                 const std::string& password) -> std::optional<Principal> {
+    // "{deviceId}@sas.{hub}" with a SAS token for the device (its own, or a policy's with DeviceConnect).
+    if (size_t at = user.find("@sas."); at != std::string::npos && user.find("@sas.root.") == std::string::npos) {
+      if (user.substr(at + 5) != hub_name || at == 0) return std::nullopt;  // another hub's, or no device
+      auto who = sas.Authorize(password, "devices/" + user.substr(0, at), kDeviceConnect);
+      if (!who.ok()) return std::nullopt;
+      return who.value();
+    }
     // "{policy}@sas.root.{hub}" as IoT Hub's own AMQP clients write it, or the bare policy name.
     std::string policy = user;
     const std::string suffix = "@sas.root." + hub_name;

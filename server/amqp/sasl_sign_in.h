@@ -1,7 +1,8 @@
 // SASL on the AMQP endpoints, through Proton's plugin interface (Debian's Proton has no
 // Cyrus SASL, so its built-in server side knows ANONYMOUS only): ANONYMOUS, which the
 // Event Hubs SDKs use before proving themselves on $cbs, and PLAIN, with the user a
-// policy name or `{policy}@sas.root.{hub}` and the password a SAS token or the policy's key.
+// policy name or `{policy}@sas.root.{hub}` and the password a SAS token or the policy's key,
+// or the user `{deviceId}@sas.{hub}` and the password a SAS token that signs that device in.
 #pragma once
 
 #include <proton/transport.h>
@@ -33,7 +34,7 @@ class SaslSignIn {
   std::optional<Principal> principal_;
 };
 
-// The PLAIN check against the hub's policies (and SAS tokens for them).
+// The PLAIN check against the hub's policies (and SAS tokens for them) and devices' SAS tokens.
 PlainCheck PolicyPlainCheck(const SasAuthenticator& sas, std::string hub_name);
 
 }  // namespace iothub::amqp

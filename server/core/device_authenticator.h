@@ -27,6 +27,9 @@ class DeviceAuthenticator {
   // module_id: modules are not in the registry yet, so a module is refused.
   Result<AuthenticatedDevice> Authenticate(const std::string& device_id, const std::optional<std::string>& module_id,
                                            std::string_view token) const;
+  // A device whose token was checked already (AMQP: a $cbs claim or SASL PLAIN): `principal` is the
+  // device itself or a policy with DeviceConnect. The device must exist and be enabled, as above.
+  Result<AuthenticatedDevice> Admit(const std::string& device_id, const Principal& principal) const;
 
  private:
   const SasAuthenticator& sas_;

@@ -74,6 +74,15 @@ TEST_CASE("CbsClaims: put-token takes an Event Hubs token signed with the key te
   }
 }
 
+TEST_CASE("CbsClaims: the device SDKs' audience, the token's sr as written (URL-encoded), is the path it names") {
+  CbsClaims claims(Authenticator());
+  const AccessPolicy* device = Policies().Find("device");
+  const std::string token = CreateSasToken("localhost/devices/d1", device->primary_key, kNow + 60, "device");
+  REQUIRE(claims.Put("localhost%2Fdevices%2Fd1", token, kAny).ok());
+  CHECK(claims.Covering("devices/d1/messages/events", kDeviceConnect, At(kNow)));
+  CHECK_FALSE(claims.Covering("devices/d2/messages/events", kDeviceConnect, At(kNow)));
+}
+
 TEST_CASE("CbsClaims: put-token refuses a wrong key, an expired token and another host") {
   CbsClaims claims(Authenticator());
   const std::string audience = "sb://localhost/emulator";
