@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/json_parse.h"
+#include "c2d_sender.h"
 #include "event_hub_monitor.h"
 #include "hub_api.h"
 #include "iothub/device_client.h"
@@ -188,17 +189,54 @@ void AddServiceCommands(CLI::App& app, Globals& g) {
   send->add_option("--correlation-id", correlation_id, "Correlation id");
   send->add_option("--property", properties, "Application property key=value (repeatable)");
   send->add_option("--ttl", ttl, "Seconds to live (default one hour)");
+  static std::string ack, content_type;
+  static bool rest = false, amqp_plain = false;
+  static int amqp_port = 0;
+  send->add_option("--ack", ack, "Feedback wanted: none, positive, negative or full")
+      ->check(CLI::IsMember({"none", "positive", "negative", "full"}));
+  send->add_option("--content-type", content_type, "Content type of the body");
+  send->add_flag("--rest", rest, "Send through the emulator's REST endpoint instead of AMQP");
+  send->add_option("--amqp-port", amqp_port, "The hub's AMQP port (default 5671, or 5672 with --amqp-plain)")
+      ->envname("IOTHUB_EMULATOR_AMQP_PORT");
+  send->add_flag("--amqp-plain", amqp_plain, "Plain AMQP instead of AMQP over TLS");
   send->callback([&g] {
-    json message = {{"body", body}};
-    if (!message_id.empty()) message["messageId"] = message_id;
-    if (!correlation_id.empty()) message["correlationId"] = correlation_id;
-    if (ttl > 0) message["ttlSeconds"] = ttl;
+    HubApi hub = Hub(g);
+    std::vector<std::pair<std::string, std::string>> props;
     for (const auto& p : properties) {
       auto eq = p.find('=');
-      message["properties"][p.substr(0, eq)] = eq == std::string::npos ? "" : p.substr(eq + 1);
+      props.emplace_back(p.substr(0, eq), eq == std::string::npos ? "" : p.substr(eq + 1));
     }
-    json r = Hub(g).Post("/emulator/devices/" + EncodedId(id) + "/messages", message);
-    std::cout << "Queued for " << id << " (" << r.value("queued", 0) << " waiting)\n";
+    if (rest) {
+      json message = {{"body", body}};
+      if (!message_id.empty()) message["messageId"] = message_id;
+      if (!correlation_id.empty()) message["correlationId"] = correlation_id;
+      if (!content_type.empty()) message["contentType"] = content_type;
+      if (!ack.empty()) message["ack"] = ack;
+      if (ttl > 0) message["ttlSeconds"] = ttl;
+      for (const auto& [k, v] : props) message["properties"][k] = v;
+      json r = hub.Post("/emulator/devices/" + EncodedId(id) + "/messages", message);
+      std::cout << "Queued for " << id << " (" << r.value("queued", 0) << " waiting)\n";
+      return;
+    }
+    // As azure-iothub's Client sends: /messages/devicebound on the hub's AMQP port.
+    CloudToDeviceSendOptions o;
+    o.host = client::SplitHostPort(hub.hub().host_name, 0).first;
+    o.port = amqp_port ? amqp_port : (amqp_plain ? 5672 : 5671);
+    o.tls = !amqp_plain;
+    o.ca_file = g.ca;
+    o.host_name = hub.hub().host_name;
+    o.policy = hub.hub().shared_access_key_name;
+    o.key = hub.hub().shared_access_key;
+    o.device_id = id;
+    o.body = body;
+    o.message_id = message_id;
+    o.correlation_id = correlation_id;
+    o.content_type = content_type;
+    o.ack = ack;
+    o.ttl_seconds = ttl;
+    o.properties = std::move(props);
+    SendCloudToDeviceOverAmqp(o);
+    std::cout << "Queued for " << id << "\n";
   });
   auto* purge = c2d->add_subcommand("purge", "Drop every message waiting for a device");
   purge->add_option("device-id", id, "Device id")->required();

@@ -9,6 +9,7 @@
 
 #include "amqp/device_links.h"
 #include "amqp/event_hub_links.h"
+#include "amqp/service_links.h"
 
 namespace iothub::amqp {
 namespace {
@@ -28,6 +29,7 @@ HubLinks::HubLinks(AmqpConnection& connection, const HubServices& services)
   const LinkContext context{connection, claims_};
   groups_.push_back(std::make_unique<EventHubLinks>(context, services));
   if (services.devices && services.device) groups_.push_back(std::make_unique<DeviceLinks>(context, services));
+  if (services.cloud_to_device && services.feedback) groups_.push_back(std::make_unique<ServiceLinks>(context, services));
 }
 
 HubLinks::~HubLinks() = default;

@@ -25,6 +25,13 @@ CloudToDeviceRemoval CloudToDevice::Ending(const CloudToDeviceMessage& m, Feedba
   return removal;
 }
 
+void CloudToDevice::Remove(const std::vector<CloudToDeviceRemoval>& removals) {
+  store_.Remove(removals);
+  if (std::any_of(removals.begin(), removals.end(), [](const CloudToDeviceRemoval& r) { return r.feedback; })) {
+    feedback_added_.Notify();
+  }
+}
+
 Result<int64_t> CloudToDevice::Send(CloudToDeviceMessage m) {
   auto device = registry_.Get(m.device_id);
   if (!device.ok()) return Status::DeviceNotFound("Device '" + m.device_id + "' not found");
@@ -74,7 +81,7 @@ std::vector<CloudToDeviceDelivery> CloudToDevice::Lease(const std::string& devic
     std::string token = m.lock_token;
     out.push_back({std::move(m), std::move(token)});
   }
-  if (!removals.empty()) store_.Remove(removals);
+  if (!removals.empty()) Remove(removals);
   return out;
 }
 
@@ -95,7 +102,7 @@ Status CloudToDevice::Complete(const std::string& device_id, const std::string& 
   std::lock_guard lock(mu_);
   auto m = Locked(device_id, lock_token, now);
   if (!m) return LockLost(device_id, lock_token);
-  store_.Remove({Ending(*m, FeedbackStatus::kSuccess, now)});
+  Remove({Ending(*m, FeedbackStatus::kSuccess, now)});
   return Status::Ok();
 }
 
@@ -104,7 +111,7 @@ Status CloudToDevice::Reject(const std::string& device_id, const std::string& lo
   std::lock_guard lock(mu_);
   auto m = Locked(device_id, lock_token, now);
   if (!m) return LockLost(device_id, lock_token);
-  store_.Remove({Ending(*m, FeedbackStatus::kRejected, now)});
+  Remove({Ending(*m, FeedbackStatus::kRejected, now)});
   return Status::Ok();
 }
 
@@ -116,7 +123,7 @@ Status CloudToDevice::Abandon(const std::string& device_id, const std::string& l
     auto m = Locked(device_id, lock_token, now);
     if (!m) return LockLost(device_id, lock_token);
     if (m->delivery_count >= kMaxDeliveryCount) {
-      store_.Remove({Ending(*m, FeedbackStatus::kDeliveryCountExceeded, now)});
+      Remove({Ending(*m, FeedbackStatus::kDeliveryCountExceeded, now)});
     } else {
       store_.SetLock(m->sequence, "", TimePoint{}, m->delivery_count);
       enqueued = true;
@@ -150,7 +157,7 @@ Result<int64_t> CloudToDevice::Purge(const std::string& device_id) {
   for (const CloudToDeviceMessage& m : store_.Messages(device_id)) {
     removals.push_back(Ending(m, m.expiry_time <= now ? FeedbackStatus::kExpired : FeedbackStatus::kPurged, now));
   }
-  if (!removals.empty()) store_.Remove(removals);
+  if (!removals.empty()) Remove(removals);
   return static_cast<int64_t>(removals.size());
 }
 
@@ -166,7 +173,7 @@ size_t CloudToDevice::Sweep() {
     for (const CloudToDeviceMessage& m : store_.Expired(now, kBatch)) {
       removals.push_back(Ending(m, FeedbackStatus::kExpired, now));
     }
-    if (!removals.empty()) store_.Remove(removals);
+    if (!removals.empty()) Remove(removals);
     total += removals.size();
     if (removals.size() < kBatch) return total;
   }

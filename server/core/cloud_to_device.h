@@ -18,6 +18,7 @@
 #include "core/cloud_to_device_feedback.h"
 #include "core/device_connections.h"
 #include "core/event.h"
+#include "core/notifier.h"
 #include "core/registry.h"
 #include "core/status.h"
 
@@ -112,12 +113,21 @@ class CloudToDevice {
   // reported even for a device that never comes back; how many. Call it now and then.
   size_t Sweep();
 
+  // `fn` runs (as Notifier's subscribers do: cheap, not blocking) each time feedback records
+  // were added to the feedback queue (CloudToDeviceFeedback reads them), once they are stored:
+  // the back end's readers wake on it instead of polling. Unsubscribe by dropping the result.
+  [[nodiscard]] Notifier::Subscription OnFeedback(std::function<void()> fn) {
+    return feedback_added_.Subscribe(std::move(fn));
+  }
+
  private:
   // Finds the message of the device currently locked under `lock_token` (lock not run out). Caller holds mu_.
   std::optional<CloudToDeviceMessage> Locked(const std::string& device_id, const std::string& lock_token,
                                              TimePoint now);
   // The removal of `m` with the feedback its ack asks for.
   static CloudToDeviceRemoval Ending(const CloudToDeviceMessage& m, FeedbackStatus status, TimePoint now);
+  // store_.Remove, then tells OnFeedback's subscribers when a record was added.
+  void Remove(const std::vector<CloudToDeviceRemoval>& removals);
 
   CloudToDeviceStore& store_;
   Registry& registry_;
@@ -126,6 +136,7 @@ class CloudToDevice {
   // Makes each read-check-write on the queues one step: the depth check and the
   // enqueue, choosing and locking messages, settling by lock token.
   std::mutex mu_;
+  Notifier feedback_added_;
 };
 
 }  // namespace iothub

@@ -181,3 +181,64 @@ TEST_CASE("C2D: two devices never see each other's messages, and bad requests ar
 }
 
 }  // namespace iothub::testing
+
+namespace iothub::testing {
+
+TEST_CASE("C2D: iothub c2d send goes over AMQP as the service SDK does, plain AMQP too, and --rest keeps the REST path") {
+  EmulatorProcess hub;
+  CreateTestDevice(hub, "dev1");
+  auto device = Connect(hub, "dev1");
+  auto cli = [&](const std::string& args, const std::string& key = kOwnerKey) {
+    return RunCommand("IOTHUB_CONNECTION_STRING='HostName=localhost;SharedAccessKeyName=iothubowner;SharedAccessKey=" +
+                      key + "' " IOTHUB_CLI " --ca " + TestCaPath() + " --https-port " +
+                      std::to_string(hub.https_port()) + " c2d send " + args);
+  };
+
+  auto [sent, output] = cli("dev1 'over amqp' --message-id a-1 --correlation-id c-1 --property room=hall "
+                            "--content-type text/plain --amqp-port " + std::to_string(hub.amqp_port()));
+  CAPTURE(output);
+  CHECK(sent == 0);
+  CHECK(output == "Queued for dev1\n");
+  auto d = NextDelivery(*device);
+  REQUIRE(d);
+  CHECK(d->publish.payload == "over amqp");
+  CHECK(d->bag["$.mid"] == "a-1");
+  CHECK(d->bag["$.cid"] == "c-1");
+  CHECK(d->bag["$.ct"] == "text/plain");
+  CHECK(d->bag["room"] == "hall");
+  device->Send(mqtt::Puback{d->publish.packet_id});
+
+  auto [plain, plain_output] = cli("dev1 plain --amqp-plain --amqp-port " + std::to_string(hub.amqp_plain_port()));
+  CAPTURE(plain_output);
+  CHECK(plain == 0);
+  auto p = NextDelivery(*device);
+  REQUIRE(p);
+  CHECK(p->publish.payload == "plain");
+  device->Send(mqtt::Puback{p->publish.packet_id});
+
+  auto [rest, rest_output] = cli("dev1 'by rest' --rest");
+  CAPTURE(rest_output);
+  CHECK(rest == 0);
+  CHECK(rest_output.find("Queued for dev1 (") == 0);
+  auto r = NextDelivery(*device);
+  REQUIRE(r);
+  CHECK(r->publish.payload == "by rest");
+  device->Send(mqtt::Puback{r->publish.packet_id});
+
+  // The hub's refusals are the CLI's exit codes: 4 not found, 3 unauthorized, 5 otherwise; 2 unreachable.
+  const std::string amqp = " --amqp-port " + std::to_string(hub.amqp_port());
+  auto [missing, missing_output] = cli("nobody hello" + amqp);
+  CHECK(missing == 4);
+  CHECK(missing_output.find("amqp:not-found") != std::string::npos);
+  auto [refused, refused_output] = cli("dev1 hello" + amqp, "d3JvbmcgdGhpcyBrZXkgaXMgd3Jvbmcgd3Jvbmcgd3Jvbmc=");
+  CHECK(refused == 3);
+  CHECK(refused_output.find("refused the token") != std::string::npos);
+  auto [large, large_output] = cli("dev1 " + std::string(70000, 'a') + amqp);
+  CHECK(large == 5);
+  CHECK(large_output.find("amqp:link:message-size-exceeded") != std::string::npos);
+  auto [away, away_output] = cli("dev1 hello --amqp-port 1");
+  CHECK(away == 2);
+  CHECK(WaitUntil([&] { return QueuedFor(hub, "dev1") == 0; }));  // each completed, none refused was queued
+}
+
+}  // namespace iothub::testing

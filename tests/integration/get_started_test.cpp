@@ -20,7 +20,8 @@ using nlohmann::json;
 
 std::string Cli(const EmulatorProcess& hub, const std::string& key = kOwnerKey) {
   return "IOTHUB_CONNECTION_STRING='HostName=localhost;SharedAccessKeyName=iothubowner;SharedAccessKey=" + key +
-         "' " IOTHUB_CLI " --ca " + TestCaPath() + " --https-port " + std::to_string(hub.https_port()) + " ";
+         "' IOTHUB_EMULATOR_AMQP_PORT=" + std::to_string(hub.amqp_port()) + " " IOTHUB_CLI " --ca " + TestCaPath() +
+         " --https-port " + std::to_string(hub.https_port()) + " ";
 }
 
 std::string Field(const std::string& output, const std::string& name) {

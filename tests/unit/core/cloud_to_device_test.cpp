@@ -412,3 +412,45 @@ TEST_CASE("CloudToDevice: queues, locks and feedback survive a restart") {
 }
 
 }  // namespace iothub
+
+namespace iothub {
+
+TEST_CASE_FIXTURE(Hub, "CloudToDevice: OnFeedback is told when feedback records are stored, not when none are made") {
+  int told = 0;
+  size_t readable_when_told = 0;
+  auto subscription = c2d.OnFeedback([&] {
+    ++told;
+    // Told after the records are stored: a reader woken by it finds them.
+    if (auto batch = feedback.Receive()) {
+      readable_when_told += batch->records.size();
+      REQUIRE(feedback.Abandon(batch->lock_token).ok());
+    }
+  });
+  REQUIRE(c2d.Send(Message("quiet", "none")).ok());
+  REQUIRE(c2d.Complete("dev1", LeaseOne().lock_token).ok());  // ack none: no record
+  CHECK(told == 0);
+
+  REQUIRE(c2d.Send(Message("loud", "positive")).ok());
+  REQUIRE(c2d.Complete("dev1", LeaseOne().lock_token).ok());
+  CHECK(told == 1);
+  CHECK(readable_when_told == 1);
+
+  REQUIRE(c2d.Send(Message("purged", "negative")).ok());
+  REQUIRE(c2d.Purge("dev1").ok());
+  CHECK(told == 2);
+
+  CloudToDeviceMessage expiring = Message("expired", "full");
+  expiring.expiry_time = now + 1s;
+  REQUIRE(c2d.Send(expiring).ok());
+  now += 2s;
+  CHECK(c2d.Sweep() == 1);
+  CHECK(told == 3);
+
+  subscription.Reset();  // unsubscribed: told no more
+  REQUIRE(c2d.Send(Message("after", "full")).ok());
+  REQUIRE(c2d.Reject("dev1", LeaseOne().lock_token).ok());
+  CHECK(told == 3);
+  CHECK(AllFeedback().size() == 4);
+}
+
+}  // namespace iothub
