@@ -141,6 +141,9 @@ void AmqpClient::on_sender_error(proton::sender& s) { Fail("link " + s.name() + 
 void AmqpClient::on_error(const proton::error_condition& e) { Fail(e.what()); }
 
 void AmqpClient::on_transport_close(proton::transport&) {
+  ReleaseHandles();
+  connection_ = proton::connection();
+  cbs_replies_ = proton::receiver();
   Locked([&] {
     finished_ = true;
     queue_ = nullptr;

@@ -105,6 +105,9 @@ class AmqpClient : public proton::messaging_handler {
   void on_transport_close(proton::transport& t) override;
   // Messages on links other than $cbs.
   virtual void OnMessage(proton::delivery& d, proton::message& m) = 0;
+  // Drops the handles it holds on the connection's objects. Called on the connection's thread at its
+  // last event: Proton's objects are reference-counted without locks, so no other thread may let go of them.
+  virtual void ReleaseHandles() {}
 
   ProtonClients& clients_;
   const AmqpTarget target_;
@@ -144,6 +147,7 @@ class AmqpDevice : public AmqpClient {
  private:
   void OnSignedIn(proton::connection& c) override;
   void OnMessage(proton::delivery& d, proton::message& m) override;
+  void ReleaseHandles() override { telemetry_ = proton::sender(); }
   void on_sendable(proton::sender& s) override;
   void on_receiver_open(proton::receiver& r) override;
   void on_tracker_accept(proton::tracker& t) override;
@@ -190,6 +194,10 @@ class AmqpService : public AmqpClient {
  private:
   void OnSignedIn(proton::connection& c) override;
   void OnMessage(proton::delivery& d, proton::message& m) override;
+  void ReleaseHandles() override {
+    c2d_ = proton::sender();
+    feedback_ = proton::receiver();
+  }
   void on_sendable(proton::sender& s) override;
   void on_receiver_open(proton::receiver& r) override;
   void on_tracker_accept(proton::tracker& t) override;
