@@ -324,6 +324,14 @@ int Run(const Options& o) {
                   Runs(telemetry.rate[1][k]).c_str(), m > 0 ? a / m : 0.0, Median(telemetry.cpu[0][k]),
                   Median(telemetry.cpu[1][k]), Median(telemetry.client[0][k]), Median(telemetry.client[1][k]));
     }
+    for (int k = 0; k < 2; ++k) {  // each run's AMQP phase against the MQTT phase just before it: drift cancels
+      std::vector<double> ratios;
+      for (size_t r = 0; r < telemetry.rate[0][k].size() && r < telemetry.rate[1][k].size(); ++r) {
+        ratios.push_back(telemetry.rate[1][k][r] / telemetry.rate[0][k][r]);
+      }
+      std::printf("  AMQP/MQTT run by run, %d device%s: %s (median %.2f)\n", k ? o.devices : 1, k ? "s" : "",
+                  Runs(ratios, "%.2f").c_str(), Median(ratios));
+    }
     std::printf("  AMQP messages rejected: %lld; events in the log after shutdown: %lld of %lld\n",
                 static_cast<long long>(telemetry.amqp_rejected), static_cast<long long>(telemetry.stored),
                 static_cast<long long>(telemetry.expected));
