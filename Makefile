@@ -6,7 +6,7 @@ ARGS ?=
 SETUP_FLAGS ?=
 COMPAT := tests/compat
 
-.PHONY: all setup configure build run test test-plain test-sanitize bench bench-readers bench-rest bench-amqp fuzz clean
+.PHONY: all setup configure build run test test-plain test-sanitize bench bench-readers bench-rest bench-amqp bench-amqp-devices fuzz clean
 
 all: build
 
@@ -61,6 +61,12 @@ bench-readers: build
 AMQP_BENCH_ARGS ?=
 bench-amqp: build $(COMPAT)/node_modules/.package-lock.json
 	$(BUILD_DIR)/amqp-bench --emulator $(BUILD_DIR)/iothub-emulator $(AMQP_BENCH_ARGS)
+
+# Device AMQP against device MQTT in one run: acknowledged telemetry from 1 and 8 devices, C2D from the service link
+# with full feedback, memory per idle AMQP/TLS device (bench/README.md). AMQP_DEVICE_BENCH_ARGS="--idle 0".
+AMQP_DEVICE_BENCH_ARGS ?=
+bench-amqp-devices: build
+	$(BUILD_DIR)/amqp-device-bench --emulator $(BUILD_DIR)/iothub-emulator $(AMQP_DEVICE_BENCH_ARGS)
 
 # The HTTPS front door: REST creates/s, direct-method round trip, latency beside idle sockets, memory per idle
 # MQTT-over-WebSocket and MQTT/TLS device beside mosquitto (bench/README.md). REST_BENCH_ARGS="--repeats 1".
