@@ -96,13 +96,17 @@ int64_t SqliteCloudToDeviceStore::Count(const std::string& device_id, TimePoint 
 void SqliteCloudToDeviceStore::SetLock(int64_t sequence, const std::string& lock_token, TimePoint lock_expiry,
                                        int delivery_count) {
   auto lock = db_.Lock();
-  Statement s(db_.handle(),
-              "UPDATE c2d_messages SET lock_token = ?, lock_expiry_us = ?, delivery_count = ? WHERE sequence = ?");
-  s.BindOptional(1, lock_token.empty() ? std::nullopt : std::optional<std::string>(lock_token))
-      .Bind(2, lock_token.empty() ? int64_t{0} : Micros(lock_expiry))
-      .Bind(3, static_cast<int64_t>(delivery_count))
-      .Bind(4, sequence);
-  s.Run();
+  // A lease is not made durable on its own: a lock lasts a minute, and a delivery count lost to a
+  // power cut only lets a message come once more. The next durable commit (its completion) covers it.
+  db_.InLightTransaction([&] {
+    Statement s(db_.handle(),
+                "UPDATE c2d_messages SET lock_token = ?, lock_expiry_us = ?, delivery_count = ? WHERE sequence = ?");
+    s.BindOptional(1, lock_token.empty() ? std::nullopt : std::optional<std::string>(lock_token))
+        .Bind(2, lock_token.empty() ? int64_t{0} : Micros(lock_expiry))
+        .Bind(3, static_cast<int64_t>(delivery_count))
+        .Bind(4, sequence);
+    s.Run();
+  });
 }
 
 void SqliteCloudToDeviceStore::Remove(const std::vector<CloudToDeviceRemoval>& removals) {
@@ -143,7 +147,9 @@ std::vector<FeedbackRecord> SqliteCloudToDeviceStore::LockFeedback(size_t max, c
                                                                    TimePoint expired_before) {
   auto lock = db_.Lock();
   std::vector<FeedbackRecord> out;
-  InTransaction([&] {
+  // Locking a batch need not be durable on its own (the lock runs out in a minute); dropping
+  // expired records neither: they would be dropped again.
+  db_.InLightTransaction([&] {
     Statement drop(db_.handle(), "DELETE FROM c2d_feedback WHERE enqueued_us <= ?");
     drop.Bind(1, Micros(expired_before)).Run();
     Statement take(db_.handle(),

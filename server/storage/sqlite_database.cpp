@@ -101,6 +101,20 @@ void SqliteDatabase::InTransaction(const std::function<void()>& work) {
   }
 }
 
+void SqliteDatabase::InLightTransaction(const std::function<void()>& work) {
+  auto lock = Lock();
+  // Inside another transaction it commits with that one, as that one does.
+  if (sqlite3_get_autocommit(db_) == 0) return InTransaction(work);
+  Exec("PRAGMA synchronous = NORMAL");
+  try {
+    InTransaction(work);
+  } catch (...) {
+    Exec("PRAGMA synchronous = FULL");
+    throw;
+  }
+  Exec("PRAGMA synchronous = FULL");
+}
+
 int64_t SqliteDatabase::SchemaVersion() {
   auto lock = Lock();
   Statement s(db_, "PRAGMA user_version");

@@ -67,6 +67,10 @@ class SqliteDatabase {
   // passed on). Nested inside another, it is a savepoint: undone alone if it throws, and
   // durable only when the outermost one commits.
   void InTransaction(const std::function<void()>& work);
+  // As InTransaction, for writes that need not survive a power cut on their own (locks that
+  // run out in a minute anyway): the commit skips its fsync. WAL appends in order, so the
+  // next durable commit makes these durable too; a crash of the process loses nothing.
+  void InLightTransaction(const std::function<void()>& work);
 
  private:
   std::recursive_mutex mu_;  // guards db_; recursive so a transaction can call the store's own methods

@@ -4,7 +4,10 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <atomic>
+#include <filesystem>
 #include <chrono>
 #include <future>
 #include <stdexcept>
@@ -160,6 +163,43 @@ TEST_CASE("SqliteDatabase: a nested transaction that throws is undone alone, and
   REQUIRE(s.Step());
   CHECK(s.Text(0) == "1,3");
   CHECK(sqlite3_get_autocommit(db.handle()) != 0);  // nothing left open
+}
+
+// PRAGMA synchronous: 2 is FULL, 1 NORMAL.
+int64_t Synchronous(storage::SqliteDatabase& db) {
+  storage::Statement s(db.handle(), "PRAGMA synchronous");
+  REQUIRE(s.Step());
+  return s.Int(0);
+}
+
+TEST_CASE("SqliteDatabase: a light transaction's writes land and stay after a reopen, and every later commit is "
+          "durable again (FULL), also after one that threw") {
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("light-" + std::to_string(::getpid()) + ".db")).string();
+  std::filesystem::remove(path);
+  {
+    storage::SqliteDatabase db(path);
+    db.Exec("CREATE TABLE t (v INTEGER)");
+    CHECK(Synchronous(db) == 2);
+    int64_t inside = 0;
+    db.InLightTransaction([&] {
+      db.Exec("INSERT INTO t VALUES (1)");
+      inside = Synchronous(db);
+    });
+    CHECK(inside == 1);  // that commit skipped its fsync...
+    CHECK(Synchronous(db) == 2);  // ...and the next ones do not
+    CHECK_THROWS(db.InLightTransaction([&] {
+      db.Exec("INSERT INTO t VALUES (2)");
+      throw std::runtime_error("undo me");
+    }));
+    CHECK(Synchronous(db) == 2);
+    db.InTransaction([&] { db.InLightTransaction([&] { db.Exec("INSERT INTO t VALUES (3)"); }); });
+  }
+  storage::SqliteDatabase again(path);
+  storage::Statement s(again.handle(), "SELECT group_concat(v) FROM (SELECT v FROM t ORDER BY v)");
+  REQUIRE(s.Step());
+  CHECK(s.Text(0) == "1,3");
+  std::filesystem::remove(path);
 }
 
 }  // namespace iothub
