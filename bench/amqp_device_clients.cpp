@@ -327,7 +327,11 @@ void AmqpService::on_tracker_reject(proton::tracker&) {
   // (Proton C++ does not expose the rejection's condition; PN_TRACE_FRM=1 shows it.)
   Locked([&] { ++rejected_; });
   --sent_;
-  backoff_ = true;
+  // Back off only while a completion is still to come: its Wake ends the wait. The device counts
+  // a completion before it wakes us, so one counted after this check wakes us after it too.
+  // (Backing off with none to come stalled a run now and then: the last Wake had already run.)
+  backoff_ = sent_ - completed_() > 0;
+  if (!backoff_) Pump();
 }
 
 void AmqpService::OnMessage(proton::delivery&, proton::message& m) {
