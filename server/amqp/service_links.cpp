@@ -90,7 +90,7 @@ void ServiceLinks::Open(pn_link_t* link, const std::string& path, Node node) {
                       "before opening '" + LinkAddress(link) + "'");
   }
   OpenLink(link);
-  Link& l = links_[link] = Link{node, path, {}, std::chrono::steady_clock::time_point::max()};
+  Link& l = links_[link] = Link{node, path, {}, std::chrono::steady_clock::time_point::max(), next_serial_++};
   if (node == Node::kDevicebound) pn_link_flow(link, 100);  // the connection tops it up as messages arrive
   if (node == Node::kFeedback) {
     FollowFeedback();
@@ -124,7 +124,7 @@ void ServiceLinks::OnMessage(pn_link_t* link, pn_delivery_t* delivery, std::stri
   Receive(link, delivery, bytes);
 }
 
-void ServiceLinks::Receive(pn_link_t* /*link*/, pn_delivery_t* delivery, const std::string& bytes) {
+void ServiceLinks::Receive(pn_link_t* link, pn_delivery_t* delivery, const std::string& bytes) {
   if (bytes.size() > kMaxCloudToDeviceBytes) {
     return RejectDelivery(delivery, "amqp:link:message-size-exceeded",
                           "A cloud-to-device message may be at most " + std::to_string(kMaxCloudToDeviceBytes) +
@@ -132,13 +132,28 @@ void ServiceLinks::Receive(pn_link_t* /*link*/, pn_delivery_t* delivery, const s
   }
   auto message = DecodeServiceMessage(bytes);
   if (!message.ok()) return RejectDelivery(delivery, ConditionOf(message.status()), message.status().message());
+  // Settled once durably queued (it then outlives a restart with a data directory), on the
+  // strand, if the link is still there; sends that arrive meanwhile share that sync.
+  auto settle = [link, delivery, serial = links_.at(link).serial](ServiceLinks& links, const Result<int64_t>& sent) {
+    auto it = links.links_.find(link);
+    if (it == links.links_.end() || it->second.serial != serial) return;  // gone with its link
+    if (sent.ok()) return Accept(delivery);
+    RejectDelivery(delivery, ConditionOf(sent.status()), sent.status().message());
+  };
   try {
-    auto sent = services_.cloud_to_device->Send(std::move(message).value());
-    if (!sent.ok()) return RejectDelivery(delivery, ConditionOf(sent.status()), sent.status().message());
+    services_.cloud_to_device->Send(
+        std::move(message).value(),
+        [weak_self = std::weak_ptr<ServiceLinks*>(self_), weak = context_.connection.weak_from_this(),
+         settle](Result<int64_t> sent) {
+          auto c = weak.lock();
+          if (!c) return;
+          c->Post([weak_self, settle, sent = std::move(sent)] {
+            if (auto self = weak_self.lock()) settle(**self, sent);
+          });
+        });
   } catch (const std::exception& e) {
-    return RejectDelivery(delivery, "amqp:internal-error", std::string("The message could not be queued: ") + e.what());
+    RejectDelivery(delivery, "amqp:internal-error", std::string("The message could not be queued: ") + e.what());
   }
-  Accept(delivery);  // queued, and stored: it outlives a restart with a data directory
 }
 
 void ServiceLinks::OnCredit(pn_link_t* link) {

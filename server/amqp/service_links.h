@@ -50,6 +50,7 @@ class ServiceLinks final : public LinkGroup {
     std::string path;
     std::map<pn_delivery_t*, std::string> unsettled;  // feedback batches sent: their lock tokens
     std::chrono::steady_clock::time_point next_look = std::chrono::steady_clock::time_point::max();
+    uint64_t serial = 0;  // tells this link from a later one Proton puts at the same address
   };
 
   void Open(pn_link_t* link, const std::string& path, Node node);
@@ -63,6 +64,10 @@ class ServiceLinks final : public LinkGroup {
   std::map<pn_link_t*, Link> links_;
   Notifier::Subscription feedback_added_;
   std::shared_ptr<std::atomic<bool>> wake_posted_ = std::make_shared<std::atomic<bool>>(false);
+  uint64_t next_serial_ = 1;
+  // Held weakly by work posted from other threads (a send's durable queueing), which
+  // finds this object gone once the connection has let go of it.
+  std::shared_ptr<ServiceLinks*> self_ = std::make_shared<ServiceLinks*>(this);
 };
 
 }  // namespace iothub::amqp

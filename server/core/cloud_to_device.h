@@ -52,11 +52,18 @@ struct CloudToDeviceRemoval {
 };
 
 // Storage of the queues and of the feedback they make. Thread-safe; failures throw.
+// Enqueue and Remove are seen by every later read at once but are made durable in
+// groups: WhenDurable says when they survive a power cut.
 class CloudToDeviceStore : public FeedbackStore {
  public:
   virtual int64_t Enqueue(const CloudToDeviceMessage& message) = 0;  // returns its sequence
   // Every message of the device, locked or expired ones too, oldest first.
   virtual std::vector<CloudToDeviceMessage> Messages(const std::string& device_id) = 0;
+  // The device's messages a Lease looks at: those expired at `now` and those it may hand out
+  // (never locked, or their lock ran out), oldest first.
+  virtual std::vector<CloudToDeviceMessage> Due(const std::string& device_id, TimePoint now) = 0;
+  // The device's message locked under `lock_token`, whether or not the lock ran out.
+  virtual std::optional<CloudToDeviceMessage> LockedBy(const std::string& device_id, const std::string& lock_token) = 0;
   // Messages of any device whose expiry time is at or before `now`, oldest first, up to `max`.
   virtual std::vector<CloudToDeviceMessage> Expired(TimePoint now, size_t max) = 0;
   // Unexpired messages of the device, locked or not.
@@ -67,6 +74,14 @@ class CloudToDeviceStore : public FeedbackStore {
   virtual void Remove(const std::vector<CloudToDeviceRemoval>& removals) = 0;
   // Drops the device's queue without feedback (the device is deleted); how many.
   virtual int64_t Purge(const std::string& device_id) = 0;
+  // `done(durable)` runs, on any thread, once every write made before the call survives a
+  // power cut (false: the sync failed). Cheap and not blocking, as Notifier's subscribers.
+  virtual void WhenDurable(std::function<void(bool durable)> done) = 0;
+  // Returns once every `done` passed to WhenDurable so far has run.
+  virtual void DrainDurable() = 0;
+  // Runs `work`'s reads and writes as one step, whose writes land together (and become
+  // durable as Enqueue's do): cheaper than a step each.
+  virtual void Atomically(const std::function<void()>& work) = 0;
 };
 
 // Thread-safe. Store failures throw, as the store's do.
@@ -82,8 +97,16 @@ class CloudToDevice {
                 std::function<TimePoint()> clock = Clock::now)
       : store_(store), registry_(registry), connections_(connections), clock_(std::move(clock)) {}
 
-  // Enqueues the message and tells the device's connection. DeviceNotFound for
-  // an unknown device; DeviceMaximumQueueDepthExceeded past 50 waiting.
+  // Waits for the callbacks of the writes made so far: they use this object.
+  ~CloudToDevice() { store_.DrainDurable(); }
+
+  // Enqueues the message and, once it is durably stored, tells the device's connection
+  // and calls `done` with its sequence: on the store's sync thread, or at once. At once with
+  // DeviceNotFound for an unknown device, DeviceMaximumQueueDepthExceeded past 50 waiting.
+  // Store failures throw. Concurrent sends share one sync to disk.
+  using SendDone = std::function<void(Result<int64_t>)>;
+  void Send(CloudToDeviceMessage message, SendDone done);
+  // The same, waiting for the result.
   Result<int64_t> Send(CloudToDeviceMessage message);
 
   // Up to `max` messages for the device to receive now, oldest first: the
@@ -92,6 +115,9 @@ class CloudToDevice {
   // message carries the new count). One that was already delivered
   // kMaxDeliveryCount times is dead-lettered instead; expired ones are dropped.
   std::vector<CloudToDeviceDelivery> Lease(const std::string& device_id, size_t max);
+  // Settling and purging take effect at once and are made durable soon after (a power
+  // cut in between brings a message back, as a redelivery would); OnFeedback's
+  // subscribers hear of the records once they are durable.
   // The device is done with it: the message leaves the queue (feedback Success).
   // DeviceMessageLockLost when the token is not the message's current one or its lock ran out.
   Status Complete(const std::string& device_id, const std::string& lock_token);
@@ -126,8 +152,12 @@ class CloudToDevice {
                                              TimePoint now);
   // The removal of `m` with the feedback its ack asks for.
   static CloudToDeviceRemoval Ending(const CloudToDeviceMessage& m, FeedbackStatus status, TimePoint now);
-  // store_.Remove, then tells OnFeedback's subscribers when a record was added.
+  // store_.Remove, then Announce.
   void Remove(const std::vector<CloudToDeviceRemoval>& removals);
+  // Once what was removed is durable, tells OnFeedback's subscribers if a record was added.
+  void Announce(const std::vector<CloudToDeviceRemoval>& removals);
+  // Complete and Reject: the locked message leaves the queue with `status`.
+  Status End(const std::string& device_id, const std::string& lock_token, FeedbackStatus status);
 
   CloudToDeviceStore& store_;
   Registry& registry_;

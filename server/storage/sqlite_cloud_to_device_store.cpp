@@ -39,46 +39,76 @@ CloudToDeviceMessage ReadMessage(const Statement& s) {
 
 }  // namespace
 
-void SqliteCloudToDeviceStore::InTransaction(const std::function<void()>& work) { db_.InTransaction(work); }
-
 int64_t SqliteCloudToDeviceStore::Enqueue(const CloudToDeviceMessage& m) {
   nlohmann::json props = nlohmann::json::array();
   for (const auto& [k, v] : m.application_properties) props.push_back({k, v});
   auto lock = db_.Lock();
-  Statement s(db_.handle(),
-              "INSERT INTO c2d_messages (device_id, message_id, correlation_id, user_id, content_type, "
-              "content_encoding, ack, properties, body, enqueued_us, expiry_us, device_generation_id) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  s.Bind(1, m.device_id)
-      .BindOptional(2, m.properties.message_id)
-      .BindOptional(3, m.properties.correlation_id)
-      .BindOptional(4, m.properties.user_id)
-      .BindOptional(5, m.properties.content_type)
-      .BindOptional(6, m.properties.content_encoding)
-      .Bind(7, m.ack)
-      .Bind(8, props.dump())
-      .BindBlob(9, m.body)
-      .Bind(10, Micros(m.enqueued_time))
-      .Bind(11, Micros(m.expiry_time))
-      .Bind(12, m.device_generation_id);
-  s.Run();
-  return sqlite3_last_insert_rowid(db_.handle());
+  int64_t sequence = 0;
+  // Committed without its own fsync: the caller waits for WhenDurable, which syncs many at once.
+  db_.InLightTransaction([&] {
+    Statement s(db_,
+                "INSERT INTO c2d_messages (device_id, message_id, correlation_id, user_id, content_type, "
+                "content_encoding, ack, properties, body, enqueued_us, expiry_us, device_generation_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    s.Bind(1, m.device_id)
+        .BindOptional(2, m.properties.message_id)
+        .BindOptional(3, m.properties.correlation_id)
+        .BindOptional(4, m.properties.user_id)
+        .BindOptional(5, m.properties.content_type)
+        .BindOptional(6, m.properties.content_encoding)
+        .Bind(7, m.ack)
+        .Bind(8, props.dump())
+        .BindBlob(9, m.body)
+        .Bind(10, Micros(m.enqueued_time))
+        .Bind(11, Micros(m.expiry_time))
+        .Bind(12, m.device_generation_id);
+    s.Run();
+    sequence = sqlite3_last_insert_rowid(db_.handle());
+  });
+  return sequence;
 }
+
+void SqliteCloudToDeviceStore::WhenDurable(std::function<void(bool durable)> done) {
+  db_.WhenDurable(std::move(done));
+}
+
+void SqliteCloudToDeviceStore::DrainDurable() { db_.DrainDurable(); }
 
 std::vector<CloudToDeviceMessage> SqliteCloudToDeviceStore::Messages(const std::string& device_id) {
   auto lock = db_.Lock();
-  Statement s(db_.handle(), std::string("SELECT ") + kMessageColumns +
-                                " FROM c2d_messages WHERE device_id = ? ORDER BY sequence");
+  Statement s(db_, std::string("SELECT ") + kMessageColumns +
+                       " FROM c2d_messages WHERE device_id = ? ORDER BY sequence");
   s.Bind(1, device_id);
   std::vector<CloudToDeviceMessage> out;
   while (s.Step()) out.push_back(ReadMessage(s));
   return out;
 }
 
+std::vector<CloudToDeviceMessage> SqliteCloudToDeviceStore::Due(const std::string& device_id, TimePoint now) {
+  auto lock = db_.Lock();
+  Statement s(db_, std::string("SELECT ") + kMessageColumns +
+                       " FROM c2d_messages WHERE device_id = ?1 AND (expiry_us <= ?2 OR lock_token IS NULL OR "
+                       "lock_expiry_us <= ?2) ORDER BY sequence");
+  s.Bind(1, device_id).Bind(2, Micros(now));
+  std::vector<CloudToDeviceMessage> out;
+  while (s.Step()) out.push_back(ReadMessage(s));
+  return out;
+}
+
+std::optional<CloudToDeviceMessage> SqliteCloudToDeviceStore::LockedBy(const std::string& device_id,
+                                                                       const std::string& lock_token) {
+  auto lock = db_.Lock();
+  Statement s(db_, std::string("SELECT ") + kMessageColumns +
+                       " FROM c2d_messages WHERE device_id = ? AND lock_token = ?");
+  s.Bind(1, device_id).Bind(2, lock_token);
+  if (!s.Step()) return std::nullopt;
+  return ReadMessage(s);
+}
+
 std::vector<CloudToDeviceMessage> SqliteCloudToDeviceStore::Expired(TimePoint now, size_t max) {
   auto lock = db_.Lock();
-  Statement s(db_.handle(), std::string("SELECT ") + kMessageColumns +
-                                " FROM c2d_messages WHERE expiry_us <= ? ORDER BY sequence LIMIT ?");
+  Statement s(db_, std::string("SELECT ") + kMessageColumns +
+                       " FROM c2d_messages WHERE expiry_us <= ? ORDER BY sequence LIMIT ?");
   s.Bind(1, Micros(now)).Bind(2, static_cast<int64_t>(max));
   std::vector<CloudToDeviceMessage> out;
   while (s.Step()) out.push_back(ReadMessage(s));
@@ -87,7 +117,7 @@ std::vector<CloudToDeviceMessage> SqliteCloudToDeviceStore::Expired(TimePoint no
 
 int64_t SqliteCloudToDeviceStore::Count(const std::string& device_id, TimePoint now) {
   auto lock = db_.Lock();
-  Statement s(db_.handle(), "SELECT COUNT(*) FROM c2d_messages WHERE device_id = ? AND expiry_us > ?");
+  Statement s(db_, "SELECT COUNT(*) FROM c2d_messages WHERE device_id = ? AND expiry_us > ?");
   s.Bind(1, device_id).Bind(2, Micros(now));
   s.Step();
   return s.Int(0);
@@ -99,7 +129,7 @@ void SqliteCloudToDeviceStore::SetLock(int64_t sequence, const std::string& lock
   // A lease is not made durable on its own: a lock lasts a minute, and a delivery count lost to a
   // power cut only lets a message come once more. The next durable commit (its completion) covers it.
   db_.InLightTransaction([&] {
-    Statement s(db_.handle(),
+    Statement s(db_,
                 "UPDATE c2d_messages SET lock_token = ?, lock_expiry_us = ?, delivery_count = ? WHERE sequence = ?");
     s.BindOptional(1, lock_token.empty() ? std::nullopt : std::optional<std::string>(lock_token))
         .Bind(2, lock_token.empty() ? int64_t{0} : Micros(lock_expiry))
@@ -112,9 +142,10 @@ void SqliteCloudToDeviceStore::SetLock(int64_t sequence, const std::string& lock
 void SqliteCloudToDeviceStore::Remove(const std::vector<CloudToDeviceRemoval>& removals) {
   if (removals.empty()) return;
   auto lock = db_.Lock();
-  InTransaction([&] {
-    Statement remove(db_.handle(), "DELETE FROM c2d_messages WHERE sequence = ?");
-    Statement feedback(db_.handle(),
+  // Committed without its own fsync, as Enqueue: the caller asks WhenDurable.
+  db_.InLightTransaction([&] {
+    Statement remove(db_, "DELETE FROM c2d_messages WHERE sequence = ?");
+    Statement feedback(db_,
                        "INSERT INTO c2d_feedback (original_message_id, device_id, device_generation_id, enqueued_us, "
                        "status_code, description) VALUES (?, ?, ?, ?, ?, ?)");
     for (const CloudToDeviceRemoval& r : removals) {
@@ -137,7 +168,7 @@ void SqliteCloudToDeviceStore::Remove(const std::vector<CloudToDeviceRemoval>& r
 
 int64_t SqliteCloudToDeviceStore::Purge(const std::string& device_id) {
   auto lock = db_.Lock();
-  Statement s(db_.handle(), "DELETE FROM c2d_messages WHERE device_id = ?");
+  Statement s(db_, "DELETE FROM c2d_messages WHERE device_id = ?");
   s.Bind(1, device_id).Run();
   return sqlite3_changes(db_.handle());
 }
@@ -150,14 +181,14 @@ std::vector<FeedbackRecord> SqliteCloudToDeviceStore::LockFeedback(size_t max, c
   // Locking a batch need not be durable on its own (the lock runs out in a minute); dropping
   // expired records neither: they would be dropped again.
   db_.InLightTransaction([&] {
-    Statement drop(db_.handle(), "DELETE FROM c2d_feedback WHERE enqueued_us <= ?");
+    Statement drop(db_, "DELETE FROM c2d_feedback WHERE enqueued_us <= ?");
     drop.Bind(1, Micros(expired_before)).Run();
-    Statement take(db_.handle(),
+    Statement take(db_,
                    "UPDATE c2d_feedback SET lock_token = ?, lock_expiry_us = ? WHERE sequence IN "
                    "(SELECT sequence FROM c2d_feedback WHERE lock_token IS NULL OR lock_expiry_us <= ? "
                    "ORDER BY sequence LIMIT ?)");
     take.Bind(1, lock_token).Bind(2, Micros(lock_expiry)).Bind(3, Micros(now)).Bind(4, static_cast<int64_t>(max)).Run();
-    Statement read(db_.handle(),
+    Statement read(db_,
                    "SELECT sequence, original_message_id, device_id, device_generation_id, enqueued_us, status_code, "
                    "description FROM c2d_feedback WHERE lock_token = ? ORDER BY sequence");
     read.Bind(1, lock_token);
@@ -178,17 +209,29 @@ std::vector<FeedbackRecord> SqliteCloudToDeviceStore::LockFeedback(size_t max, c
 
 size_t SqliteCloudToDeviceStore::CompleteFeedback(const std::string& lock_token, TimePoint now) {
   auto lock = db_.Lock();
-  Statement s(db_.handle(), "DELETE FROM c2d_feedback WHERE lock_token = ? AND lock_expiry_us > ?");
-  s.Bind(1, lock_token).Bind(2, Micros(now)).Run();
-  return static_cast<size_t>(sqlite3_changes(db_.handle()));
+  size_t removed = 0;
+  // No one waits for it to be durable: lost to a power cut, the records are only sent again.
+  db_.InLightTransaction([&] {
+    Statement s(db_, "DELETE FROM c2d_feedback WHERE lock_token = ? AND lock_expiry_us > ?");
+    s.Bind(1, lock_token).Bind(2, Micros(now)).Run();
+    removed = static_cast<size_t>(sqlite3_changes(db_.handle()));
+  });
+  if (removed > 0) db_.WhenDurable([](bool) {});
+  return removed;
 }
 
 size_t SqliteCloudToDeviceStore::AbandonFeedback(const std::string& lock_token, TimePoint now) {
   auto lock = db_.Lock();
-  Statement s(db_.handle(),
-              "UPDATE c2d_feedback SET lock_token = NULL, lock_expiry_us = 0 WHERE lock_token = ? AND lock_expiry_us > ?");
-  s.Bind(1, lock_token).Bind(2, Micros(now)).Run();
-  return static_cast<size_t>(sqlite3_changes(db_.handle()));
+  size_t unlocked = 0;
+  // A lock, like LockFeedback's: not made durable on its own.
+  db_.InLightTransaction([&] {
+    Statement s(db_,
+                "UPDATE c2d_feedback SET lock_token = NULL, lock_expiry_us = 0 WHERE lock_token = ? AND "
+                "lock_expiry_us > ?");
+    s.Bind(1, lock_token).Bind(2, Micros(now)).Run();
+    unlocked = static_cast<size_t>(sqlite3_changes(db_.handle()));
+  });
+  return unlocked;
 }
 
 }  // namespace iothub::storage

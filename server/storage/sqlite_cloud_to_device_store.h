@@ -13,11 +13,16 @@ class SqliteCloudToDeviceStore : public CloudToDeviceStore {
 
   int64_t Enqueue(const CloudToDeviceMessage& message) override;
   std::vector<CloudToDeviceMessage> Messages(const std::string& device_id) override;
+  std::vector<CloudToDeviceMessage> Due(const std::string& device_id, TimePoint now) override;
+  std::optional<CloudToDeviceMessage> LockedBy(const std::string& device_id, const std::string& lock_token) override;
   std::vector<CloudToDeviceMessage> Expired(TimePoint now, size_t max) override;
   int64_t Count(const std::string& device_id, TimePoint now) override;
   void SetLock(int64_t sequence, const std::string& lock_token, TimePoint lock_expiry, int delivery_count) override;
   void Remove(const std::vector<CloudToDeviceRemoval>& removals) override;
   int64_t Purge(const std::string& device_id) override;
+  void WhenDurable(std::function<void(bool durable)> done) override;
+  void DrainDurable() override;
+  void Atomically(const std::function<void()>& work) override { db_.InLightTransaction(work); }
 
   std::vector<FeedbackRecord> LockFeedback(size_t max, const std::string& lock_token, TimePoint now,
                                            TimePoint lock_expiry, TimePoint expired_before) override;
@@ -25,9 +30,6 @@ class SqliteCloudToDeviceStore : public CloudToDeviceStore {
   size_t AbandonFeedback(const std::string& lock_token, TimePoint now) override;
 
  private:
-  // Runs `work` in one transaction; the caller holds the database lock.
-  void InTransaction(const std::function<void()>& work);
-
   SqliteDatabase& db_;
 };
 

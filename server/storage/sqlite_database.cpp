@@ -10,7 +10,16 @@ Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
   }
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::Statement(SqliteDatabase& db, std::string_view sql)
+    : db_(db.handle()), stmt_(db.Borrow(sql)), cache_(&db) {}
+
+Statement::~Statement() {
+  if (cache_) {
+    cache_->GiveBack(stmt_);
+  } else {
+    sqlite3_finalize(stmt_);
+  }
+}
 
 Statement& Statement::Bind(int index, std::string_view text) {
   sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
@@ -79,7 +88,45 @@ SqliteDatabase::SqliteDatabase(const std::string& path) : path_(path) {
   }
 }
 
-SqliteDatabase::~SqliteDatabase() { sqlite3_close(db_); }
+SqliteDatabase::~SqliteDatabase() {
+  syncer_.reset();  // syncs what waits and runs its callbacks, while the file is still open
+  for (auto& [sql, stmt] : idle_statements_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
+
+sqlite3_stmt* SqliteDatabase::Borrow(std::string_view sql) {
+  auto lock = Lock();
+  if (auto it = idle_statements_.find(std::string(sql)); it != idle_statements_.end()) {
+    sqlite3_stmt* stmt = it->second;
+    idle_statements_.erase(it);
+    return stmt;
+  }
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
+      SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    throw StorageError("preparing '" + std::string(sql) + "': " + sqlite3_errmsg(db_));
+  }
+  return stmt;
+}
+
+void SqliteDatabase::GiveBack(sqlite3_stmt* stmt) {
+  constexpr size_t kMaxIdleStatements = 256;
+  auto lock = Lock();
+  // Ends any read it was in the middle of and lets go of its bound values.
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  if (idle_statements_.size() >= kMaxIdleStatements) {
+    sqlite3_finalize(stmt);
+    return;
+  }
+  idle_statements_.emplace(sqlite3_sql(stmt), stmt);
+}
+
+void SqliteDatabase::Run(std::string_view sql) {
+  Statement s(*this, sql);
+  s.Run();
+}
 
 void SqliteDatabase::Exec(std::string_view sql) {
   auto lock = Lock();
@@ -90,10 +137,10 @@ void SqliteDatabase::Exec(std::string_view sql) {
 void SqliteDatabase::InTransaction(const std::function<void()>& work) {
   auto lock = Lock();
   const bool outermost = sqlite3_get_autocommit(db_) != 0;
-  Exec(outermost ? "BEGIN IMMEDIATE" : "SAVEPOINT nested");
+  Run(outermost ? "BEGIN IMMEDIATE" : "SAVEPOINT nested");
   try {
     work();
-    Exec(outermost ? "COMMIT" : "RELEASE nested");
+    Run(outermost ? "COMMIT" : "RELEASE nested");
   } catch (...) {
     // Undoes this level only; a savepoint rolled back to stays open until released.
     sqlite3_exec(db_, outermost ? "ROLLBACK" : "ROLLBACK TO nested; RELEASE nested", nullptr, nullptr, nullptr);
@@ -105,14 +152,32 @@ void SqliteDatabase::InLightTransaction(const std::function<void()>& work) {
   auto lock = Lock();
   // Inside another transaction it commits with that one, as that one does.
   if (sqlite3_get_autocommit(db_) == 0) return InTransaction(work);
-  Exec("PRAGMA synchronous = NORMAL");
+  Run("PRAGMA synchronous = NORMAL");
   try {
     InTransaction(work);
   } catch (...) {
-    Exec("PRAGMA synchronous = FULL");
+    Run("PRAGMA synchronous = FULL");
     throw;
   }
-  Exec("PRAGMA synchronous = FULL");
+  Run("PRAGMA synchronous = FULL");
+}
+
+void SqliteDatabase::WhenDurable(std::function<void(bool durable)> done) {
+  if (in_memory()) return done(true);
+  {
+    std::lock_guard lock(syncer_mu_);
+    if (!syncer_) syncer_ = std::make_unique<WalSyncer>(WalSyncer::SyncFile(path_ + "-wal"));
+  }
+  syncer_->After(std::move(done));
+}
+
+void SqliteDatabase::DrainDurable() {
+  WalSyncer* syncer = nullptr;
+  {
+    std::lock_guard lock(syncer_mu_);
+    syncer = syncer_.get();
+  }
+  if (syncer) syncer->Drain();
 }
 
 int64_t SqliteDatabase::SchemaVersion() {

@@ -7,13 +7,19 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+
+#include "storage/wal_syncer.h"
 
 namespace iothub::storage {
+
+class SqliteDatabase;
 
 class StorageError : public std::runtime_error {
  public:
@@ -23,6 +29,9 @@ class StorageError : public std::runtime_error {
 class Statement {
  public:
   Statement(sqlite3* db, std::string_view sql);
+  // Borrows the database's prepared statement for `sql`, preparing it only the first time:
+  // for a small query preparing costs more than running it. The caller holds db.Lock().
+  Statement(SqliteDatabase& db, std::string_view sql);
   ~Statement();
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
@@ -45,6 +54,7 @@ class Statement {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
+  SqliteDatabase* cache_ = nullptr;  // set when borrowed: given back on destruction
 };
 
 class SqliteDatabase {
@@ -71,11 +81,28 @@ class SqliteDatabase {
   // run out in a minute anyway): the commit skips its fsync. WAL appends in order, so the
   // next durable commit makes these durable too; a crash of the process loses nothing.
   void InLightTransaction(const std::function<void()>& work);
+  // `done(durable)` runs once every light commit made before the call survives a power cut:
+  // on the database's syncer thread, which makes all that waited durable with one fdatasync
+  // of the WAL (wal_syncer.h). In memory, there is nothing to sync: it runs at once.
+  void WhenDurable(std::function<void(bool durable)> done);
+  // Returns once every `done` passed to WhenDurable so far has run.
+  void DrainDurable();
 
  private:
+  friend class Statement;
+  sqlite3_stmt* Borrow(std::string_view sql);
+  void GiveBack(sqlite3_stmt* stmt);
+  // Runs one of the few statements transactions use, from the cache.
+  void Run(std::string_view sql);
+
   std::recursive_mutex mu_;  // guards db_; recursive so a transaction can call the store's own methods
   const std::string path_;
   sqlite3* db_ = nullptr;
+  // Prepared statements not in use, by SQL text. A nested use of the same text while one is
+  // borrowed prepares a second. Bounded, so that statements built from input cannot grow it.
+  std::unordered_multimap<std::string, sqlite3_stmt*> idle_statements_;  // guarded by mu_
+  std::mutex syncer_mu_;
+  std::unique_ptr<WalSyncer> syncer_;  // made on first use; guarded by syncer_mu_
 };
 
 }  // namespace iothub::storage

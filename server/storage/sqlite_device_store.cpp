@@ -81,7 +81,7 @@ void BindDevice(Statement& s, const Device& d) {
 
 std::optional<Device> SqliteDeviceStore::Find(const std::string& device_id) {
   auto lock = db_.Lock();
-  Statement s(db_.handle(), std::string("SELECT ") + kColumns + " FROM devices WHERE device_id = ?");
+  Statement s(db_, std::string("SELECT ") + kColumns + " FROM devices WHERE device_id = ?");
   s.Bind(1, device_id);
   if (!s.Step()) return std::nullopt;
   return ReadDevice(s);
@@ -89,7 +89,7 @@ std::optional<Device> SqliteDeviceStore::Find(const std::string& device_id) {
 
 std::vector<Device> SqliteDeviceStore::List(size_t limit) {
   auto lock = db_.Lock();
-  Statement s(db_.handle(), std::string("SELECT ") + kColumns + " FROM devices ORDER BY seq LIMIT ?");
+  Statement s(db_, std::string("SELECT ") + kColumns + " FROM devices ORDER BY seq LIMIT ?");
   s.Bind(1, static_cast<int64_t>(limit));
   std::vector<Device> out;
   while (s.Step()) out.push_back(ReadDevice(s));
@@ -98,15 +98,15 @@ std::vector<Device> SqliteDeviceStore::List(size_t limit) {
 
 void SqliteDeviceStore::Insert(const Device& device) {
   auto lock = db_.Lock();
-  Statement s(db_.handle(), std::string("INSERT INTO devices (") + kColumns +
-                                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  Statement s(db_, std::string("INSERT INTO devices (") + kColumns +
+                       ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   BindDevice(s, device);
   s.Run();
 }
 
 void SqliteDeviceStore::Update(const Device& device) {
   auto lock = db_.Lock();
-  Statement s(db_.handle(),
+  Statement s(db_,
               "UPDATE devices SET generation_id = ?2, version = ?3, status = ?4, status_reason = ?5, "
               "status_updated_time_us = ?6, auth_type = ?7, primary_key = ?8, secondary_key = ?9, "
               "primary_thumbprint = ?10, secondary_thumbprint = ?11, iot_edge = ?12, device_scope = ?13, "
@@ -118,7 +118,7 @@ void SqliteDeviceStore::Update(const Device& device) {
 
 bool SqliteDeviceStore::Erase(const std::string& device_id) {
   auto lock = db_.Lock();
-  Statement s(db_.handle(), "DELETE FROM devices WHERE device_id = ?");
+  Statement s(db_, "DELETE FROM devices WHERE device_id = ?");
   s.Bind(1, device_id);
   s.Run();
   return sqlite3_changes(db_.handle()) > 0;
@@ -126,7 +126,7 @@ bool SqliteDeviceStore::Erase(const std::string& device_id) {
 
 DeviceCounts SqliteDeviceStore::Counts() {
   auto lock = db_.Lock();
-  Statement s(db_.handle(),
+  Statement s(db_,
               "SELECT COUNT(*), COALESCE(SUM(status = 'enabled'), 0), COALESCE(SUM(status = 'disabled'), 0) FROM devices");
   s.Step();
   return {s.Int(0), s.Int(1), s.Int(2)};
@@ -135,7 +135,7 @@ DeviceCounts SqliteDeviceStore::Counts() {
 void SqliteDeviceStore::UpdatePresence(const std::string& device_id, bool connected, TimePoint state_time,
                                        TimePoint last_activity) {
   auto lock = db_.Lock();
-  Statement s(db_.handle(),
+  Statement s(db_,
               "UPDATE devices SET connected = ?, connection_state_updated_us = ?, last_activity_us = ? "
               "WHERE device_id = ?");
   s.Bind(1, int64_t{connected}).Bind(2, ToMicros(state_time)).Bind(3, ToMicros(last_activity)).Bind(4, device_id);
@@ -144,7 +144,7 @@ void SqliteDeviceStore::UpdatePresence(const std::string& device_id, bool connec
 
 void SqliteDeviceStore::ResetPresence() {
   auto lock = db_.Lock();
-  Statement s(db_.handle(), "UPDATE devices SET connected = 0, connection_state_updated_us = ? WHERE connected = 1");
+  Statement s(db_, "UPDATE devices SET connected = 0, connection_state_updated_us = ? WHERE connected = 1");
   s.Bind(1, ToMicros(Clock::now())).Run();
 }
 

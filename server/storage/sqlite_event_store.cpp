@@ -135,7 +135,7 @@ SqliteEventStore::SqliteEventStore(SqliteDatabase& db) : db_(db), shared_reader_
 
 std::optional<int> SqliteEventStore::PartitionCount() {
   auto lock = db_.Lock();
-  Statement s(db_.handle(), "SELECT COUNT(*) FROM event_partitions");
+  Statement s(db_, "SELECT COUNT(*) FROM event_partitions");
   s.Step();
   int count = static_cast<int>(s.Int(0));
   return count == 0 ? std::nullopt : std::optional<int>(count);
@@ -144,7 +144,7 @@ std::optional<int> SqliteEventStore::PartitionCount() {
 void SqliteEventStore::CreatePartitions(int count) {
   db_.InTransaction([&] {
     for (int p = 0; p < count; ++p) {
-      Statement s(db_.handle(),
+      Statement s(db_,
                   "INSERT OR IGNORE INTO event_partitions (partition_id, next_sequence_number, next_offset) "
                   "VALUES (?, 0, 0)");
       s.Bind(1, int64_t{p}).Run();
@@ -154,7 +154,7 @@ void SqliteEventStore::CreatePartitions(int count) {
 
 std::vector<PartitionPosition> SqliteEventStore::Positions() {
   auto lock = db_.Lock();
-  Statement s(db_.handle(),
+  Statement s(db_,
               "SELECT next_sequence_number, next_offset FROM event_partitions ORDER BY partition_id");
   std::vector<PartitionPosition> out;
   while (s.Step()) out.push_back({s.Int(0), s.Int(1)});
@@ -163,7 +163,7 @@ std::vector<PartitionPosition> SqliteEventStore::Positions() {
 
 void SqliteEventStore::Append(const std::vector<const Event*>& events, const std::vector<PartitionPosition>& positions) {
   db_.InTransaction([&] {
-    Statement insert(db_.handle(),
+    Statement insert(db_,
                      "INSERT INTO events (partition_id, sequence_number, byte_offset, enqueued_time_us, device_id, "
                      "body, properties, application_properties, annotations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     for (const Event* e : events) {
@@ -180,7 +180,7 @@ void SqliteEventStore::Append(const std::vector<const Event*>& events, const std
       insert.Run();
       insert.Reset();
     }
-    Statement position(db_.handle(),
+    Statement position(db_,
                        "UPDATE event_partitions SET next_sequence_number = ?, next_offset = ? WHERE partition_id = ?");
     for (size_t p = 0; p < positions.size(); ++p) {
       position.Bind(1, positions[p].next_sequence_number).Bind(2, positions[p].next_offset).Bind(3, int64_t(p));
@@ -285,7 +285,7 @@ std::optional<int64_t> SqliteEventStore::FirstSequenceAtOrAfter(int partition, K
 
 int64_t SqliteEventStore::DeleteEnqueuedBefore(TimePoint cutoff) {
   auto lock = db_.Lock();
-  Statement s(db_.handle(), "DELETE FROM events WHERE enqueued_time_us < ?");
+  Statement s(db_, "DELETE FROM events WHERE enqueued_time_us < ?");
   s.Bind(1, Micros(cutoff)).Run();
   return sqlite3_changes(db_.handle());
 }

@@ -6,7 +6,7 @@ using nlohmann::json;
 
 std::optional<TwinDocument> SqliteTwinStore::Load(const std::string& device_id) {
   auto lock = db_.Lock();
-  Statement s(db_.handle(),
+  Statement s(db_,
               "SELECT tags, desired, desired_metadata, desired_version, reported, reported_metadata, reported_version, "
               "version FROM twins WHERE device_id = ?");
   s.Bind(1, device_id);
@@ -25,7 +25,7 @@ std::optional<TwinDocument> SqliteTwinStore::Load(const std::string& device_id) 
 
 void SqliteTwinStore::Save(const std::string& device_id, const TwinDocument& t) {
   auto lock = db_.Lock();
-  Statement s(db_.handle(),
+  Statement s(db_,
               "INSERT OR REPLACE INTO twins (device_id, tags, desired, desired_metadata, desired_version, reported, "
               "reported_metadata, reported_version, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
   s.Bind(1, device_id)
@@ -42,7 +42,7 @@ void SqliteTwinStore::Save(const std::string& device_id, const TwinDocument& t) 
 
 void SqliteTwinStore::Remove(const std::string& device_id) {
   auto lock = db_.Lock();
-  Statement s(db_.handle(), "DELETE FROM twins WHERE device_id = ?");
+  Statement s(db_, "DELETE FROM twins WHERE device_id = ?");
   s.Bind(1, device_id).Run();
 }
 
